@@ -1,0 +1,85 @@
+"""Reading encryption keys from configuration.
+
+This module turns the key settings (``SSPF_FIELD_KEYS``, ``SSPF_INDEX_KEY``) into
+bytes, and creates the development key file used by the embedded default. It imports
+nothing from Django so that the settings module can use it before Django is set up.
+It must never print or log a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import secrets
+import sys
+from pathlib import Path
+
+KEY_BYTES = 32
+_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+class KeyConfigError(ValueError):
+    """A key setting is malformed; the message names the setting, never the key."""
+
+
+def decode_key(value: str, *, setting: str) -> bytes:
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyConfigError(f"{setting}: the key is not valid base64") from None
+    if len(raw) != KEY_BYTES:
+        raise KeyConfigError(f"{setting}: each key must be {KEY_BYTES} bytes (base64-encoded)")
+    return raw
+
+
+def parse_key_ring(value: str, *, setting: str = "SSPF_FIELD_KEYS") -> list[tuple[str, bytes]]:
+    """Parse ``id:key,id:key`` (newest first) into ``[(id, key_bytes), ...]``."""
+    ring: list[tuple[str, bytes]] = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        key_id, sep, key = part.partition(":")
+        if not sep or not _KEY_ID.match(key_id):
+            raise KeyConfigError(
+                f"{setting}: expected comma-separated id:key pairs, "
+                "the id made of letters, digits, '-' or '_'"
+            )
+        if any(key_id == existing for existing, _ in ring):
+            raise KeyConfigError(f"{setting}: key id {key_id!r} appears twice")
+        ring.append((key_id, decode_key(key, setting=setting)))
+    if not ring:
+        raise KeyConfigError(f"{setting}: no key given")
+    return ring
+
+
+def new_key() -> str:
+    return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
+
+
+def development_keys(var_dir: Path) -> dict[str, str]:
+    """Return the development secrets, creating them once in ``var/dev-keys.json``.
+
+    The file is git-ignored and readable by its owner only. It exists so that the
+    embedded default runs without any environment; production never reads it.
+    """
+    path = var_dir / "dev-keys.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    var_dir.mkdir(parents=True, exist_ok=True)
+    keys = {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "SSPF_FIELD_KEYS": f"dev1:{new_key()}",
+        "SSPF_INDEX_KEY": new_key(),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(keys, fh, indent=2)
+    print(
+        f"Created development keys in {path.name} under the var/ folder "
+        "(not for production; keep the file, or encrypted demo data becomes unreadable).",
+        file=sys.stderr,
+    )
+    return keys

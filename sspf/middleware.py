@@ -1,0 +1,78 @@
+"""Session and response rules that hold for every page.
+
+- A session lives at most ``SSPF_SESSION_ABSOLUTE_LIFETIME`` after login, however
+  active it is (the 30-minute idle timeout is the session cookie age).
+- An account that has given its password but not its TOTP code reaches only the
+  second-factor pages and logout.
+- Every dynamic response says ``Cache-Control: no-store`` so no browser or proxy keeps
+  a copy of a page with personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+
+SESSION_STARTED_KEY = "sspf_session_started"
+
+
+def second_factor_not_required(view):
+    """Mark a view reachable after the password and before the TOTP code."""
+    view.second_factor_not_required = True
+    return view
+
+
+class SessionLifetimeMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            started = request.session.get(SESSION_STARTED_KEY)
+            now = timezone.now()
+            if started is None:
+                request.session[SESSION_STARTED_KEY] = now.isoformat()
+            elif now - datetime.fromisoformat(started) > settings.SSPF_SESSION_ABSOLUTE_LIFETIME:
+                logout(request)
+                messages.info(request, _("Din session har gått ut. Logga in igen."))
+                return redirect(settings.LOGIN_URL)
+        return self.get_response(request)
+
+
+class SecondFactorRequiredMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user = request.user
+        if not user.is_authenticated or user.is_verified():
+            return None
+        if getattr(view_func, "second_factor_not_required", False):
+            return None
+        if getattr(view_func, "login_required", True) is False:
+            return None
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            return redirect("otp_verify")
+        return redirect("otp_enrol")
+
+
+class NoStoreMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        patch_cache_control(response, no_store=True, private=True)
+        return response

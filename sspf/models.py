@@ -1,0 +1,134 @@
+"""The collaboration core: municipalities, partner organisations and staff accounts.
+
+Glossary: *kommun* = Municipality; *SSPF* = socialtjänst, skola, polis, fritid, the
+partners that work together around a young person; *gallring* = deletion of records
+after their retention period.
+
+Staff accounts are never deleted, only deactivated, so that every audit event keeps
+pointing at a real account.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from sspf.roles import ROLES_WITHOUT_ORGANISATION, Role
+
+
+class Municipality(models.Model):
+    name = models.CharField(_("namn"), max_length=100, unique=True)
+    age_min = models.PositiveSmallIntegerField(
+        _("lägsta ålder"), default=12, validators=[MaxValueValidator(25)]
+    )
+    age_max = models.PositiveSmallIntegerField(
+        _("högsta ålder"), default=18, validators=[MaxValueValidator(25)]
+    )
+    own_consent_age = models.PositiveSmallIntegerField(
+        _("ålder från vilken den unges eget samtycke krävs"),
+        default=15,
+        validators=[MinValueValidator(12), MaxValueValidator(18)],
+    )
+    follow_up_interval_weeks = models.PositiveSmallIntegerField(
+        _("uppföljningsintervall (veckor)"),
+        default=6,
+        validators=[MinValueValidator(1), MaxValueValidator(52)],
+    )
+    consent_validity_months = models.PositiveSmallIntegerField(
+        _("samtyckets giltighetstid (månader)"),
+        default=12,
+        validators=[MinValueValidator(1), MaxValueValidator(36)],
+    )
+    retention_years = models.PositiveSmallIntegerField(
+        _("gallring efter avslut (år)"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+        help_text=_("Enligt kommunens dokumenthanteringsplan."),
+    )
+    suppression_threshold = models.PositiveSmallIntegerField(
+        _("minsta cellstorlek i lägesbilden (k)"),
+        default=5,
+        validators=[MinValueValidator(3), MaxValueValidator(20)],
+    )
+
+    class Meta:
+        verbose_name = _("kommun")
+        verbose_name_plural = _("kommuner")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(age_min__lte=models.F("age_max")),
+                name="municipality_age_span_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
+            raise ValidationError({"age_min": _("Lägsta ålder kan inte vara högre än högsta.")})
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        SOCIAL_SERVICES = "social_services", _("Socialtjänst")
+        SCHOOL = "school", _("Skola")
+        LEISURE = "leisure", _("Fritid")
+        POLICE = "police", _("Polis")
+        COORDINATION = "coordination", _("SSPF-samordning")
+        OTHER = "other", _("Övrig")
+
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, related_name="organisations",
+        verbose_name=_("kommun"),
+    )
+    name = models.CharField(_("namn"), max_length=150)
+    kind = models.CharField(_("typ"), max_length=20, choices=Kind.choices)
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisationer")
+        ordering = ["municipality__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "name"], name="organisation_unique_name_per_municipality"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A staff account. It acts for one organisation in one role."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="staff",
+        verbose_name=_("organisation"),
+    )
+    role = models.CharField(_("roll"), max_length=20, choices=Role.choices)
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("användare")
+        verbose_name_plural = _("användare")
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def municipality(self) -> Municipality | None:
+        return self.organisation.municipality if self.organisation_id else None
+
+    def clean(self):
+        super().clean()
+        if self.role and self.role not in ROLES_WITHOUT_ORGANISATION and not self.organisation_id:
+            raise ValidationError({"organisation": _("Rollen kräver en organisation.")})
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(
+            _("Konton tas aldrig bort, de inaktiveras, så att loggarna förblir spårbara.")
+        )

@@ -1,0 +1,271 @@
+"""Settings, read from the environment.
+
+Without any environment the project runs as the embedded default: SQLite and the
+Celery broker in ``var/``, development keys created once in ``var/dev-keys.json``.
+``SSPF_ENV=production`` turns DEBUG off and refuses to start, with one line naming
+what is missing, unless every secret and key is set in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+from csp.constants import NONE, SELF
+from django.utils.translation import gettext_lazy as _
+
+from sspf.keys import KeyConfigError, decode_key, development_keys, parse_key_ring
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("SSPF_VAR_DIR", BASE_DIR / "var"))
+
+SSPF_ENV = os.environ.get("SSPF_ENV", "development").strip().lower()
+PRODUCTION = SSPF_ENV == "production"
+
+PRODUCTION_REQUIRED = (
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "SSPF_FIELD_KEYS",
+    "SSPF_INDEX_KEY",
+)
+
+
+def _env(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+if PRODUCTION:
+    _missing = [name for name in PRODUCTION_REQUIRED if not _env(name)]
+    if _missing:
+        raise SystemExit(
+            "Configuration error: SSPF_ENV=production needs these environment variables: "
+            + ", ".join(_missing)
+        )
+    _secrets = {name: _env(name) for name in PRODUCTION_REQUIRED}
+else:
+    _secrets = {name: _env(name) for name in PRODUCTION_REQUIRED}
+    if not all(_secrets[n] for n in ("DJANGO_SECRET_KEY", "SSPF_FIELD_KEYS", "SSPF_INDEX_KEY")):
+        _dev = development_keys(VAR_DIR)
+        _secrets = {name: _secrets[name] or _dev.get(name, "") for name in PRODUCTION_REQUIRED}
+
+try:
+    SSPF_FIELD_KEYS = parse_key_ring(_secrets["SSPF_FIELD_KEYS"])
+    SSPF_INDEX_KEY = decode_key(_secrets["SSPF_INDEX_KEY"], setting="SSPF_INDEX_KEY")
+except KeyConfigError as exc:
+    raise SystemExit(f"Configuration error: {exc}") from None
+
+SECRET_KEY = _secrets["DJANGO_SECRET_KEY"]
+DEBUG = not PRODUCTION and _env("DJANGO_DEBUG").lower() not in ("0", "false", "no")
+ALLOWED_HOSTS = [h.strip() for h in _secrets["DJANGO_ALLOWED_HOSTS"].split(",") if h.strip()]
+if not PRODUCTION:
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "guardian",
+    "auditlog",
+    "rest_framework",
+    "drf_spectacular",
+    "csp",
+    "sspf",
+    "audit",
+    "cases",
+    "consent",
+    "lagesbild",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "sspf.middleware.SessionLifetimeMiddleware",
+    "sspf.middleware.SecondFactorRequiredMiddleware",
+    "sspf.middleware.NoStoreMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "sspf.urls"
+WSGI_APPLICATION = "sspf.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+if _secrets["DATABASE_URL"]:
+    DATABASES = {"default": dj_database_url.parse(_secrets["DATABASE_URL"], conn_max_age=60)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "sspf.sqlite3",
+            "OPTIONS": {
+                # Every transaction takes the write lock at once, so audit appends
+                # never race between connections.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts, login, sessions ----------------------------------------------------------
+AUTH_USER_MODEL = "sspf.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+SESSION_COOKIE_AGE = 30 * 60  # idle timeout: every request pushes expiry 30 minutes on
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SSPF_SESSION_ABSOLUTE_LIFETIME = timedelta(hours=10)
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+
+OTP_TOTP_ISSUER = "SSPF samverkan"
+
+AXES_FAILURE_LIMIT = 5
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Lockout counts per account, not per address: a municipality's staff share a few NAT
+# addresses, and an address lockout would shut a whole office out. Hence axes.W006.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# Client address: from the configured proxy header only, else the socket peer.
+SSPF_CLIENT_IP_HEADER = _env("SSPF_CLIENT_IP_HEADER")
+if SSPF_CLIENT_IP_HEADER:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = [SSPF_CLIENT_IP_HEADER]
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+
+# --- Security headers ---------------------------------------------------------------------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+
+# --- Language and time --------------------------------------------------------------------
+LANGUAGE_CODE = "sv"
+LANGUAGES = [("sv", _("Svenska")), ("en", _("Engelska"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Stockholm"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Field encryption (see sspf/crypto.py) ---------------------------------------------
+# SSPF_FIELD_KEYS and SSPF_INDEX_KEY are parsed above.
+
+# --- Celery ---------------------------------------------------------------------------------
+CELERY_BROKER_URL = (
+    _secrets["CELERY_BROKER_URL"] or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Django REST framework ----------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+}
+SPECTACULAR_SETTINGS = {"TITLE": "SSPF samverkan API", "VERSION": "1"}
+
+# --- django-auditlog ----------------------------------------------------------------------
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+AUDITLOG_MASK_CALLABLE = "sspf.crypto.mask_for_change_history"
+
+# --- django-guardian -------------------------------------------------------------------
+ANONYMOUS_USER_NAME = None  # no anonymous user object: nobody without an account sees anything
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "INFO" if PRODUCTION else "WARNING"},
+}

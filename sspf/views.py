@@ -1,0 +1,121 @@
+"""Login with password and TOTP, enrolment of the second factor, the start page."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from sspf import services
+from sspf.forms import LoginForm, TokenForm
+from sspf.middleware import second_factor_not_required
+
+ENROL_SESSION_KEY = "sspf_enrol_device"
+
+
+class LoginView(auth_views.LoginView):
+    form_class = LoginForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = False
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
+
+
+def _qr_data_uri(text: str) -> str:
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _b32_secret(device: TOTPDevice) -> str:
+    secret = base64.b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+@second_factor_not_required
+@require_http_methods(["GET", "POST"])
+def otp_enrol(request):
+    if request.user.is_verified():
+        return redirect("home")
+    if services.confirmed_totp_device(request.user):
+        return redirect("otp_verify")
+
+    device = None
+    if request.method == "POST":
+        device = TOTPDevice.objects.filter(
+            pk=request.session.get(ENROL_SESSION_KEY), user=request.user, confirmed=False
+        ).first()
+    if device is None:
+        device = services.totp_device_for_enrolment(request.user)
+        request.session[ENROL_SESSION_KEY] = device.pk
+        form = TokenForm()
+    else:
+        form = TokenForm(request.POST)
+        if form.is_valid():
+            if device.verify_token(form.cleaned_data["code"]):
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+                request.session.pop(ENROL_SESSION_KEY, None)
+                otp_login(request, device)
+                messages.success(request, _("Tvåstegsverifieringen är aktiverad."))
+                return redirect("home")
+            form.add_error(
+                "code",
+                _("Koden stämmer inte. Kontrollera klockan i telefonen och försök igen."),
+            )
+    return render(
+        request,
+        "registration/otp_enrol.html",
+        {"form": form, "qr": _qr_data_uri(device.config_url), "secret": _b32_secret(device)},
+    )
+
+
+@second_factor_not_required
+@require_http_methods(["GET", "POST"])
+def otp_verify(request):
+    if request.user.is_verified():
+        return redirect("home")
+    device = services.confirmed_totp_device(request.user)
+    if device is None:
+        return redirect("otp_enrol")
+    form = TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        allowed, _details = device.verify_is_allowed()
+        if not allowed:
+            form.add_error(
+                "code", _("För många felaktiga koder. Vänta en stund och försök igen.")
+            )
+        elif device.verify_token(form.cleaned_data["code"]):
+            otp_login(request, device)
+            target = request.GET.get("next", "")
+            if not url_has_allowed_host_and_scheme(
+                target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            ):
+                target = "home"
+            return redirect(target)
+        else:
+            form.add_error("code", _("Fel engångskod. Försök igen."))
+    return render(request, "registration/otp_verify.html", {"form": form})
+
+
+def home(request):
+    return render(request, "home.html")
+
+
+@login_not_required
+def admin_login_redirect(request):
+    return redirect("login")

@@ -1,0 +1,215 @@
+"""Login: password, then a TOTP code; enrolment on first login; lockout; session
+limits; headers on every response."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+import sspf.settings as production_settings
+from sspf.roles import Role
+from tests.conftest import log_in_verified
+from tests.factories import PASSWORD, current_code, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def password_step(client, username, password=PASSWORD):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def test_password_alone_does_not_open_any_page(client, coordinator):
+    response = password_step(client, "alice")
+    assert response.status_code == 302
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("otp_verify")
+
+
+def test_password_and_totp_log_in(client, coordinator):
+    password_step(client, "alice")
+    response = client.post(reverse("otp_verify"), {"code": current_code(coordinator)})
+    assert response.status_code == 302
+    home = client.get(reverse("home"))
+    assert home.status_code == 200
+    assert "alice" in home.content.decode()
+
+
+def test_wrong_totp_code_is_refused_with_a_message(client, coordinator):
+    password_step(client, "alice")
+    wrong = f"{(int(current_code(coordinator)) + 1) % 1_000_000:06d}"
+    response = client.post(reverse("otp_verify"), {"code": wrong})
+    assert response.status_code == 200
+    assert "Fel engångskod" in response.content.decode()
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_malformed_totp_code_names_the_field(client, coordinator):
+    password_step(client, "alice")
+    response = client.post(reverse("otp_verify"), {"code": "12ab"})
+    assert "sex siffror" in response.content.decode()
+
+
+def test_wrong_password_and_unknown_user_get_the_same_message(client, coordinator):
+    wrong = password_step(client, "alice", "nope").content.decode()
+    unknown = password_step(client, "nobody", "nope").content.decode()
+    assert "Fel användarnamn eller lösenord." in wrong
+    assert "Fel användarnamn eller lösenord." in unknown
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_inactive_account_cannot_log_in(client, coordinator):
+    coordinator.is_active = False
+    coordinator.save()
+    response = password_step(client, "alice")
+    assert "Fel användarnamn eller lösenord." in response.content.decode()
+
+
+def test_first_login_enrols_a_totp_device_with_qr_code(client):
+    user = make_staff("newbie", role=Role.SOCIAL_WORKER, totp=False)
+    password_step(client, "newbie")
+    assert client.get(reverse("home"))["Location"] == reverse("otp_enrol")
+    page = client.get(reverse("otp_enrol"))
+    body = page.content.decode()
+    assert 'src="data:image/svg+xml;base64,' in body
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert page.context["secret"].replace(" ", "") in body.replace(" ", "")
+
+    from django_otp.oath import totp
+
+    code = f"{totp(device.bin_key):06d}"
+    response = client.post(reverse("otp_enrol"), {"code": code})
+    assert response.status_code == 302
+    device.refresh_from_db()
+    assert device.confirmed
+    assert client.get(reverse("home")).status_code == 200
+    # The secret is not shown again once enrolled.
+    assert client.get(reverse("otp_enrol"))["Location"] == reverse("home")
+
+
+def test_reloading_enrolment_replaces_the_secret(client):
+    user = make_staff("newbie", role=Role.SOCIAL_WORKER, totp=False)
+    password_step(client, "newbie")
+    first = client.get(reverse("otp_enrol")).context["secret"]
+    second = client.get(reverse("otp_enrol")).context["secret"]
+    assert first != second
+    assert TOTPDevice.objects.filter(user=user).count() == 1
+
+
+def test_lockout_after_five_failures(client, coordinator):
+    for _ in range(5):
+        password_step(client, "alice", "wrong-password")
+    response = password_step(client, "alice")  # right password, but locked
+    assert response.status_code == 429
+    assert "tillfälligt spärrat" in response.content.decode()
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_four_failures_do_not_lock(client, coordinator):
+    for _ in range(4):
+        password_step(client, "alice", "wrong-password")
+    assert password_step(client, "alice").status_code == 302
+
+
+def test_idle_session_expires_after_30_minutes(client, coordinator):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        log_in_verified(client, coordinator)
+        assert client.get(reverse("home")).status_code == 200
+        traveller.shift(timedelta(minutes=29))
+        assert client.get(reverse("home")).status_code == 200  # activity extends the session
+        traveller.shift(timedelta(minutes=31))
+        response = client.get(reverse("home"))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_active_session_ends_after_ten_hours(client, coordinator):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        log_in_verified(client, coordinator)
+        for _ in range(10 * 60 // 25):
+            assert client.get(reverse("home")).status_code == 200
+            traveller.shift(timedelta(minutes=25))
+        assert client.get(reverse("home")).status_code == 200  # exactly ten hours
+        traveller.shift(timedelta(minutes=25))
+        response = client.get(reverse("home"))
+        assert response.status_code == 302
+        assert response["Location"] == reverse("login")
+        assert "Din session har gått ut" in client.get(reverse("login")).content.decode()
+
+
+def test_logout_ends_the_session(client, coordinator):
+    log_in_verified(client, coordinator)
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("home")).status_code == 302
+
+
+def _all_paths():
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                yield prefix + str(p.pattern)
+
+    return sorted(set(walk(get_resolver().url_patterns)))
+
+
+def _concrete(route: str) -> str:
+    import re
+
+    path = re.sub(r"<(?:int:)?[^>]+>", "1", route)
+    path = path.lstrip("^").rstrip("$").replace("\\Z", "")
+    return "/" + path
+
+
+def test_every_page_but_login_redirects_anonymous_visitors_to_login(client):
+    allowed = {"/login/"}
+    for route in _all_paths():
+        path = _concrete(route)
+        if path in allowed or "(?P" in path:
+            continue
+        response = client.get(path, follow=True)
+        assert response.redirect_chain, path
+        assert response.redirect_chain[-1][0].startswith(reverse("login")), path
+        assert response.status_code == 200
+        assert response.request["PATH_INFO"] == reverse("login"), path
+
+
+def test_login_page_is_reachable_without_a_session(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert 'name="password"' in response.content.decode()
+
+
+def test_authenticated_responses_are_not_stored(client, coordinator):
+    log_in_verified(client, coordinator)
+    response = client.get(reverse("home"))
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_content_security_policy_forbids_inline_code(client):
+    header = client.get(reverse("login"))["Content-Security-Policy"]
+    assert "unsafe-inline" not in header
+    assert "script-src 'self'" in header
+    assert "frame-ancestors 'none'" in header
+
+
+def test_passwords_are_hashed_with_argon2():
+    assert production_settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+
+
+def test_admin_login_goes_through_the_same_login(client):
+    response = client.get("/admin/login/")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("login")
+
+
+def test_settings_language_and_zone():
+    assert settings.LANGUAGE_CODE == "sv"
+    assert settings.TIME_ZONE == "Europe/Stockholm"
+    assert ("en", "Engelska") in [(c, str(n)) for c, n in settings.LANGUAGES]

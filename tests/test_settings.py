@@ -1,0 +1,84 @@
+"""Settings from the environment: production refuses to start without its secrets,
+and with them `check --deploy` is clean."""
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = base64.b64encode(b"k" * 32).decode()
+PRODUCTION_ENV = {
+    "SSPF_ENV": "production",
+    "DJANGO_SECRET_KEY": "a-long-random-production-secret-" + "x7Qp9" * 8,
+    "DJANGO_ALLOWED_HOSTS": "sspf.example.se",
+    "DATABASE_URL": "postgres://sspf@127.0.0.1:5432/sspf",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "SSPF_FIELD_KEYS": f"2026a:{KEY}",
+    "SSPF_INDEX_KEY": KEY,
+}
+
+
+def run_manage(*args, env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SSPF_", "DJANGO_"))}
+    clean.pop("DATABASE_URL", None)
+    clean.pop("CELERY_BROKER_URL", None)
+    clean["DJANGO_SETTINGS_MODULE"] = "sspf.settings"
+    clean.update(env)
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("missing", sorted(PRODUCTION_ENV.keys() - {"SSPF_ENV"}))
+def test_production_refuses_to_start_without_each_secret(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Configuration error:")
+    assert missing in lines[0]
+
+
+def test_production_refuses_a_malformed_key_in_one_line_without_echoing_it():
+    env = dict(PRODUCTION_ENV, SSPF_FIELD_KEYS="2026a:not-base64!!")
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: SSPF_FIELD_KEYS: the key is not valid base64"
+    ]
+
+
+def test_short_key_is_refused():
+    short = base64.b64encode(b"k" * 16).decode()
+    result = run_manage("check", env=dict(PRODUCTION_ENV, SSPF_INDEX_KEY=short))
+    assert result.returncode != 0
+    assert "SSPF_INDEX_KEY: each key must be 32 bytes" in result.stderr
+    assert short not in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_turns_debug_off_and_uses_postgres():
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.TIME_ZONE, s.LANGUAGE_CODE)"
+    )
+    result = run_manage("shell", "-c", code, env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-4:] == [
+        "False", "django.db.backends.postgresql", "Europe/Stockholm", "sv"
+    ]
