@@ -1,0 +1,12 @@
+"""The audit log: access events, their hash chains, append-only tables, verification.
+
+``audit.record(...)`` is the one way to write an access event. This app is a sink: it
+imports nothing from ``sspf``, ``cases``, ``consent`` or ``lagesbild`` and stores ids,
+not objects, so the log outlives the records it speaks of.
+"""
+
+
+def record(**kwargs):
+    from audit.events import record as _record
+
+    return _record(**kwargs)

@@ -29,7 +29,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.SCHOOL_STAFF: ["sspf.view_organisation", "sspf.view_municipality"],
     Role.LEISURE_STAFF: ["sspf.view_organisation", "sspf.view_municipality"],
     Role.POLICE: ["sspf.view_organisation", "sspf.view_municipality"],
-    Role.AUDITOR: ["sspf.view_organisation", "sspf.view_municipality", "sspf.view_user"],
+    Role.AUDITOR: [
+        "sspf.view_organisation",
+        "sspf.view_municipality",
+        "sspf.view_user",
+        "audit.view_accessevent",
+    ],
     Role.LAGESBILD_ANALYST: ["sspf.view_municipality"],
     Role.ADMINISTRATOR: [
         "sspf.view_municipality",
@@ -41,6 +46,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sspf.view_user",
         "sspf.add_user",
         "sspf.change_user",
+        "audit.view_accessevent",
     ],
 }
 
@@ -52,16 +58,19 @@ ROLES_WITHOUT_ORGANISATION = {Role.ADMINISTRATOR}
 def sync_role_permissions(apps, schema_editor=None) -> None:
     """Create every role group and give it exactly its listed permissions.
 
-    Called from data migrations, so it uses the historical models it is handed.
-    Permissions are normally created after all migrations; they are created here
-    first so a fresh database gets complete groups in one ``migrate``.
+    Called from data migrations with the historical models, and after every
+    ``migrate`` or ``flush`` (post_migrate) with the real ones. Permissions are normally
+    created after all migrations; in a migration they are created here first so a
+    fresh database gets complete groups in one ``migrate``.
     """
+    from django.apps import apps as global_apps
     from django.contrib.auth.management import create_permissions
 
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+    if apps is not global_apps:
+        for app_config in apps.get_app_configs():
+            app_config.models_module = True
+            create_permissions(app_config, apps=apps, verbosity=0)
+            app_config.models_module = None
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

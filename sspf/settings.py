@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
@@ -94,6 +95,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.context.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -246,7 +248,16 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "verify-audit-chains-nightly": {
+        "task": "audit.verify_chains",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
+
+# --- Audit ----------------------------------------------------------------------------------
+# Independent hash chains; more chains let more transactions append at once (audit/chain.py).
+SSPF_AUDIT_CHAINS = int(_env("SSPF_AUDIT_CHAINS") or 1)
 
 # --- Django REST framework ----------------------------------------------------------------
 REST_FRAMEWORK = {

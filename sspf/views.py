@@ -17,6 +17,8 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+import audit
+from audit.models import Action, Outcome
 from sspf import services
 from sspf.forms import LoginForm, TokenForm
 from sspf.middleware import second_factor_not_required
@@ -71,8 +73,12 @@ def otp_enrol(request):
                 device.save(update_fields=["confirmed"])
                 request.session.pop(ENROL_SESSION_KEY, None)
                 otp_login(request, device)
+                audit.record(action=Action.OTP_ENROLLED, object_type="otp_totp.TOTPDevice",
+                             object_id=device.pk)
+                audit.record(action=Action.LOGIN)
                 messages.success(request, _("Tvåstegsverifieringen är aktiverad."))
                 return redirect("home")
+            audit.record(action=Action.OTP_FAILED, outcome=Outcome.DENIED, purpose="enrolment")
             form.add_error(
                 "code",
                 _("Koden stämmer inte. Kontrollera klockan i telefonen och försök igen."),
@@ -96,11 +102,13 @@ def otp_verify(request):
     if request.method == "POST" and form.is_valid():
         allowed, _details = device.verify_is_allowed()
         if not allowed:
+            audit.record(action=Action.OTP_FAILED, outcome=Outcome.DENIED, purpose="throttled")
             form.add_error(
                 "code", _("För många felaktiga koder. Vänta en stund och försök igen.")
             )
         elif device.verify_token(form.cleaned_data["code"]):
             otp_login(request, device)
+            audit.record(action=Action.LOGIN)
             target = request.GET.get("next", "")
             if not url_has_allowed_host_and_scheme(
                 target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -108,6 +116,7 @@ def otp_verify(request):
                 target = "home"
             return redirect(target)
         else:
+            audit.record(action=Action.OTP_FAILED, outcome=Outcome.DENIED)
             form.add_error("code", _("Fel engångskod. Försök igen."))
     return render(request, "registration/otp_verify.html", {"form": form})
 

@@ -37,10 +37,13 @@ def verified_client(client):
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    from django.contrib.contenttypes.models import ContentType
     from django.db import connection
 
     from tests.crypto_models import SecretNote
 
-    with django_db_blocker.unblock(), connection.schema_editor() as editor:
-        editor.create_model(SecretNote)
+    with django_db_blocker.unblock():
+        with connection.schema_editor() as editor:
+            editor.create_model(SecretNote)
+        ContentType.objects.get_for_model(SecretNote)  # committed, so its cached id stays valid
     yield

@@ -1,0 +1,217 @@
+"""The hash chains over the audit records.
+
+Every AccessEvent and every django-auditlog LogEntry gets one ChainLink. A link's hash
+is SHA-256 over its chain, position, the record's type and id, the SHA-256 of the
+record's canonical serialisation (sorted-key JSON of every column) and the previous
+link's hash. Changing, removing or inserting a record, or a link, breaks the chain
+from that point on; ``verify()`` names the first broken link.
+
+Concurrency and throughput. Appending reads the chain's last link and writes the next
+one; two writers must not read the same last link. On PostgreSQL each chain has a
+transaction-scoped advisory lock (``pg_advisory_xact_lock``) taken before reading, held
+to commit, so appends to one chain are serialised and the next writer, under READ
+COMMITTED, reads the committed last link. On SQLite every transaction begins
+IMMEDIATE (see settings), which serialises writers on the whole database. The unique
+constraint on (chain, seq) refuses a fork whatever happens.
+
+Holding a chain's lock until commit makes every transaction that audits queue on that
+chain. ``SSPF_AUDIT_CHAINS`` (default 1) sets how many independent chains there are; a
+writer picks one from its process and thread, so with N chains up to N transactions
+append at once. Each chain is verified on its own and ``audit_head`` prints one head
+per chain. Raising N later is safe (new chains start at their genesis); lowering it
+leaves the higher chains closed but still verifiable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from audit.models import AccessEvent, ChainLink
+
+GENESIS = "0" * 64
+RECORD_LABELS = {"access": "access event", "change": "change entry"}
+_LOCK_NAMESPACE = 0x55F0_0000  # advisory lock ids: namespace + chain number
+
+
+def chain_count() -> int:
+    return max(1, int(getattr(settings, "SSPF_AUDIT_CHAINS", 1)))
+
+
+def _pick_chain() -> int:
+    return (os.getpid() * 31 + threading.get_ident()) % chain_count()
+
+
+def _canonical_value(value):
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
+
+
+def record_digest(obj) -> str:
+    """SHA-256 of a record's canonical form: every concrete column, sorted keys."""
+    data = {
+        field.attname: _canonical_value(getattr(obj, field.attname))
+        for field in obj._meta.concrete_fields
+    }
+    payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                         default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def link_hash(*, chain: int, seq: int, record_type: str, record_id: int, digest: str,
+              prev_hash: str) -> str:
+    material = f"{chain}|{seq}|{record_type}|{record_id}|{digest}|{prev_hash}"
+    return hashlib.sha256(material.encode("ascii")).hexdigest()
+
+
+def _lock(chain: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_NAMESPACE + chain])
+
+
+def append(record_type: str, obj, *, reread: bool = False) -> ChainLink:
+    """Link a freshly saved record into a chain, in the caller's transaction.
+
+    ``reread`` hashes the row as the database returns it, for records written by code
+    we do not control (django-auditlog keeps some values in memory in another type
+    than the one read back)."""
+    chain = _pick_chain()
+    if reread:
+        obj = type(obj)._base_manager.get(pk=obj.pk)
+    digest = record_digest(obj)
+    with transaction.atomic():
+        _lock(chain)
+        last = (
+            ChainLink.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
+        )
+        seq = last["seq"] + 1 if last else 1
+        prev = last["hash"] if last else GENESIS
+        return ChainLink.objects.create(
+            chain=chain,
+            seq=seq,
+            record_type=record_type,
+            record_id=obj.pk,
+            prev_hash=prev,
+            hash=link_hash(chain=chain, seq=seq, record_type=record_type, record_id=obj.pk,
+                           digest=digest, prev_hash=prev),
+        )
+
+
+def _record_models():
+    from auditlog.models import LogEntry
+
+    return {ChainLink.RecordType.ACCESS: AccessEvent, ChainLink.RecordType.CHANGE: LogEntry}
+
+
+@dataclass
+class Verification:
+    ok: bool
+    links: int
+    chains: int
+    problem: str = ""
+    broken_link_id: int | None = None
+    broken_record: str = ""
+
+
+def heads() -> dict[int, tuple[int, str]]:
+    """{chain: (seq, hash)} of every chain's last link."""
+    result = {}
+    for chain in ChainLink.objects.values_list("chain", flat=True).distinct().order_by("chain"):
+        last = ChainLink.objects.filter(chain=chain).order_by("-seq").first()
+        result[chain] = (last.seq, last.hash)
+    return result
+
+
+def verify(*, expect_heads: list[str] | None = None, batch: int = 2000) -> Verification:
+    """Walk every chain from its genesis and report the first broken link."""
+    models = _record_models()
+    total = 0
+    chains = list(
+        ChainLink.objects.values_list("chain", flat=True).distinct().order_by("chain")
+    )
+    wanted = _parse_expected(expect_heads or [])
+    wanted_hashes = {head for _chain, head in wanted}
+    found: set[tuple[int, str]] = set()
+    for chain in chains:
+        prev, expected_seq = GENESIS, 1
+        links = ChainLink.objects.filter(chain=chain).order_by("seq")
+        last_seq = 0
+        while True:
+            page = list(links.filter(seq__gt=last_seq)[:batch])
+            if not page:
+                break
+            records = {}
+            for record_type, model in models.items():
+                ids = [ln.record_id for ln in page if ln.record_type == record_type]
+                if ids:
+                    records.update(
+                        {(record_type, r.pk): r for r in model.objects.filter(pk__in=ids)}
+                    )
+            for link in page:
+                label = f"{RECORD_LABELS[link.record_type]} {link.record_id}"
+                record = records.get((link.record_type, link.record_id))
+                problem = None
+                if link.seq != expected_seq:
+                    problem = f"position {expected_seq} is missing"
+                elif link.prev_hash != prev:
+                    problem = "does not follow the previous link"
+                elif record is None:
+                    problem = f"its record ({label}) is missing"
+                elif link.hash != link_hash(
+                    chain=chain, seq=link.seq, record_type=link.record_type,
+                    record_id=link.record_id, digest=record_digest(record), prev_hash=prev,
+                ):
+                    problem = f"its record ({label}) does not match the hash"
+                if problem:
+                    return Verification(
+                        ok=False, links=total, chains=len(chains),
+                        problem=f"chain {chain}, link {link.seq}: {problem}",
+                        broken_link_id=link.pk, broken_record=label,
+                    )
+                if link.hash in wanted_hashes:
+                    found.add((chain, link.hash))
+                prev, expected_seq, last_seq = link.hash, expected_seq + 1, link.seq
+                total += 1
+
+    unlinked = _unlinked_records(models)
+    if unlinked:
+        return Verification(ok=False, links=total, chains=len(chains),
+                            problem=f"{unlinked} is not in any chain", broken_record=unlinked)
+    for chain, head in wanted:
+        if not any(h == head and (chain is None or c == chain) for c, h in found):
+            where = f"chain {chain}" if chain is not None else "any chain"
+            return Verification(
+                ok=False, links=total, chains=len(chains),
+                problem=f"expected head {head} is not in {where}: the log was cut or rewritten",
+            )
+    return Verification(ok=True, links=total, chains=len(chains))
+
+
+def _parse_expected(values: list[str]) -> list[tuple[int | None, str]]:
+    parsed = []
+    for value in values:
+        chain, sep, head = value.strip().rpartition(":")
+        if sep:
+            parsed.append((int(chain), head.lower()))
+        else:
+            parsed.append((None, head.lower()))
+    return parsed
+
+
+def _unlinked_records(models) -> str:
+    for record_type, model in models.items():
+        linked = ChainLink.objects.filter(record_type=record_type).values("record_id")
+        stray = model.objects.exclude(pk__in=linked).order_by("pk").values_list("pk", flat=True)
+        first = stray.first()
+        if first is not None:
+            return f"{RECORD_LABELS[record_type]} {first}"
+    return ""

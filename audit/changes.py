@@ -1,0 +1,26 @@
+"""Field change history of personal models through django-auditlog.
+
+``register_personal_model`` is how a personal model joins the history: every
+encrypted field is masked with a constant (the history says that it changed, never
+what it held, neither plaintext nor ciphertext), no serialised copy of the object is
+kept, and the entry's ``object_repr`` is the model's ``__str__``, which for personal
+models must hold no name or identity number.
+"""
+
+from auditlog.registry import auditlog
+
+
+def register_personal_model(model, *, exclude_fields=()):
+    masked = [f.name for f in model._meta.concrete_fields if getattr(f, "encrypted", False)]
+    auditlog.register(
+        model,
+        mask_fields=masked,
+        mask_callable="audit.changes.mask",
+        exclude_fields=list(exclude_fields),
+        serialize_data=False,
+    )
+    return model
+
+
+def mask(value) -> str:
+    return "[krypterat]"

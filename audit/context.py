@@ -1,0 +1,77 @@
+"""What the current request contributes to an audit event: request id, client
+address (from the configured proxy header only), user agent and path.
+
+Held in a context variable set by RequestContextMiddleware, so that services and
+selectors can record events without passing the request through every call."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.conf import settings
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str = ""
+    ip: str | None = None
+    user_agent: str = ""
+    path: str = ""
+    request: object = None
+
+    @property
+    def user(self):
+        return getattr(self.request, "user", None)
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("audit_request", default=None)
+
+
+def current() -> RequestContext:
+    return _current.get() or RequestContext()
+
+
+def client_ip(request) -> str | None:
+    header = getattr(settings, "SSPF_CLIENT_IP_HEADER", "")
+    if header:
+        # The trusted proxy appends the address it saw last.
+        value = request.META.get(header, "").split(",")[-1].strip()
+    else:
+        value = request.META.get("REMOTE_ADDR", "")
+    try:
+        return ipaddress.ip_address(value).compressed
+    except ValueError:
+        return None
+
+
+def from_request(request) -> RequestContext:
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+    return RequestContext(
+        request_id=incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex,
+        ip=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+        path=request.path[:300],
+        request=request,
+    )
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        context = from_request(request)
+        request.audit_request_id = context.request_id
+        token = _current.set(context)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current.reset(token)
+        response["X-Request-ID"] = context.request_id
+        return response

@@ -1,0 +1,72 @@
+"""Writing access events: ``record()`` is the one way to do it.
+
+The event is written in the caller's transaction, so a read or a write and its event
+commit together or not at all. If the event cannot be written the exception goes up:
+the caller's work rolls back and the request ends in a 500 with nothing from the
+read (fail closed). Never catch the exception to carry on.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from audit import chain, context
+from audit.models import PURPOSE_MAX_LENGTH, AccessEvent, ChainLink, Outcome
+
+
+def _actor_fields(actor) -> dict:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return {}
+    return {
+        "actor_id": actor.pk,
+        "actor_username": actor.get_username(),
+        "actor_org_id": getattr(actor, "organisation_id", None),
+        "actor_role": getattr(actor, "role", "") or "",
+    }
+
+
+def record(
+    *,
+    action: str,
+    actor=None,
+    outcome: str = Outcome.ALLOWED,
+    object_type: str = "",
+    object_id=None,
+    case_id: int | None = None,
+    youth_id: int | None = None,
+    purpose: str = "",
+) -> AccessEvent:
+    """Write one access event and link it into the hash chain.
+
+    ``actor`` defaults to the user of the current request. Pass ids, never objects'
+    content: ``object_type`` is a model label such as ``cases.Case``.
+    """
+    if len(purpose) > PURPOSE_MAX_LENGTH:
+        raise ValidationError(
+            {"purpose": _("Syftet får vara högst %(max)d tecken.") % {"max": PURPOSE_MAX_LENGTH}}
+        )
+    if outcome not in Outcome.values:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    ctx = context.current()
+    if actor is None:
+        actor = ctx.user
+    fields = {
+        "action": str(action),
+        "outcome": str(outcome),
+        "object_type": object_type,
+        "object_id": "" if object_id is None else str(object_id),
+        "case_id": case_id,
+        "youth_id": youth_id,
+        "purpose": purpose,
+        "request_id": ctx.request_id,
+        "ip": ctx.ip,
+        "user_agent": ctx.user_agent,
+        "path": ctx.path,
+        **_actor_fields(actor),
+    }
+    with transaction.atomic():
+        event = AccessEvent.objects.create(**fields)
+        chain.append(ChainLink.RecordType.ACCESS, event)
+    return event

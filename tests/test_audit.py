@@ -1,0 +1,447 @@
+"""Audit core: events, fail-closed writes, the hash chain, append-only tables,
+verification commands, login events, change history."""
+
+import io
+import itertools
+import threading
+
+import pytest
+import time_machine
+from auditlog.models import LogEntry
+from auditlog.registry import auditlog
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.test import Client, TransactionTestCase, override_settings
+from django.urls import reverse
+from django.utils import timezone
+
+import audit
+from audit import chain, triggers
+from audit.models import AccessEvent, Action, ChainLink, Outcome
+from sspf.roles import Role
+from tests.conftest import log_in_verified
+from tests.crypto_models import SecretNote
+from tests.factories import PASSWORD, current_code, make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def events(**filters):
+    return list(AccessEvent.objects.filter(**filters).order_by("id"))
+
+
+def run_command(name, *args):
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        call_command(name, *args, stdout=out, stderr=err)
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+# --- record() ---------------------------------------------------------------------------
+
+
+def test_record_copies_the_actor_and_holds_only_ids(coordinator):
+    event = audit.record(
+        action=Action.VIEW, actor=coordinator, object_type="cases.Case", object_id=7,
+        case_id=7, youth_id=3, purpose="uppföljning",
+    )
+    event.refresh_from_db()
+    assert (event.actor_id, event.actor_username) == (coordinator.pk, "alice")
+    assert event.actor_org_id == coordinator.organisation_id
+    assert event.actor_role == Role.COORDINATOR
+    assert (event.object_type, event.object_id, event.case_id, event.youth_id) == (
+        "cases.Case", "7", 7, 3
+    )
+    assert event.outcome == Outcome.ALLOWED
+    assert ChainLink.objects.filter(record_type="access", record_id=event.pk).count() == 1
+
+
+def test_purpose_over_500_characters_is_refused_and_nothing_written(coordinator):
+    with pytest.raises(ValidationError) as exc:
+        audit.record(action=Action.VIEW, actor=coordinator, purpose="x" * 501)
+    assert "purpose" in exc.value.message_dict
+    assert "500" in exc.value.message_dict["purpose"][0]
+    assert AccessEvent.objects.count() == 0
+
+
+def test_event_from_a_request_carries_request_id_ip_agent_and_path(client, coordinator):
+    client.post(
+        reverse("login"), {"username": "alice", "password": PASSWORD},
+        HTTP_USER_AGENT="Testläsare/1.0", REMOTE_ADDR="10.1.2.3",
+    )
+    (event,) = events(action=Action.PASSWORD_OK)
+    assert event.ip == "10.1.2.3"
+    assert event.user_agent == "Testläsare/1.0"
+    assert event.path == "/login/"
+    assert len(event.request_id) == 32
+
+
+@override_settings(SSPF_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR")
+def test_client_ip_comes_from_the_configured_proxy_header_only(client, coordinator):
+    client.post(
+        reverse("login"), {"username": "alice", "password": "wrong"},
+        REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 192.0.2.10",
+    )
+    (event,) = events(action=Action.LOGIN_FAILED)
+    assert event.ip == "192.0.2.10"
+
+
+def test_anonymous_attempt_records_what_it_can_without_the_typed_name(client):
+    client.post(
+        reverse("login"), {"username": "Kalle Anka 19121212-1212", "password": "x"},
+        HTTP_USER_AGENT="Agent", REMOTE_ADDR="10.9.9.9",
+    )
+    (event,) = events(action=Action.LOGIN_FAILED)
+    assert event.actor_id is None and event.actor_username == ""
+    assert (event.ip, event.user_agent, event.path) == ("10.9.9.9", "Agent", "/login/")
+    assert event.outcome == Outcome.DENIED
+    dump = " ".join(str(getattr(event, f.attname)) for f in AccessEvent._meta.fields)
+    assert "Kalle" not in dump and "1212" not in dump
+
+
+# --- Login events -----------------------------------------------------------------------
+
+
+def test_login_flow_is_recorded(client, coordinator):
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        client.post(reverse("login"), {"username": "alice", "password": PASSWORD})
+        wrong = f"{(int(current_code(coordinator)) + 1) % 1_000_000:06d}"
+        client.post(reverse("otp_verify"), {"code": wrong})
+        traveller.shift(2)  # past django-otp's throttle after one failure
+        client.post(reverse("otp_verify"), {"code": current_code(coordinator)})
+        client.post(reverse("logout"))
+    actions = [e.action for e in events(actor_id=coordinator.pk)]
+    assert actions == [Action.PASSWORD_OK, Action.OTP_FAILED, Action.LOGIN, Action.LOGOUT]
+
+
+def test_failed_logins_and_lockout_are_recorded(client, coordinator):
+    for _ in range(5):
+        client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+    failed = events(action=Action.LOGIN_FAILED)
+    assert len(failed) == 5
+    assert all(e.actor_id == coordinator.pk and e.outcome == Outcome.DENIED for e in failed)
+    assert len(events(action=Action.LOCKOUT)) >= 1
+
+
+# --- Fail closed ------------------------------------------------------------------------
+
+
+@override_settings(ROOT_URLCONF="tests.audit_urls")
+def test_read_fails_closed_when_the_event_cannot_be_written(coordinator, monkeypatch):
+    note = SecretNote.objects.create(body="Känslig anteckning om Elsa")
+    client = log_in_verified(Client(raise_request_exception=False), coordinator)
+    assert client.get(f"/test-note/{note.pk}/").content.decode() == "Känslig anteckning om Elsa"
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("the audit table is unavailable")
+
+    monkeypatch.setattr(AccessEvent.objects, "create", broken)
+    response = client.get(f"/test-note/{note.pk}/")
+    assert response.status_code == 500
+    body = response.content.decode()
+    assert "Elsa" not in body and "Känslig" not in body
+    assert "Tekniskt fel" in body
+
+
+@override_settings(ROOT_URLCONF="tests.audit_urls")
+def test_write_is_rolled_back_when_its_event_cannot_be_written(coordinator, monkeypatch):
+    client = log_in_verified(Client(raise_request_exception=False), coordinator)
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("no chain")
+
+    monkeypatch.setattr(chain, "append", broken)
+    response = client.post("/test-note/", {"body": "ska inte sparas"})
+    assert response.status_code == 500
+    assert SecretNote.objects.count() == 0
+
+
+# --- Hash chain and verification --------------------------------------------------------
+
+
+def make_events(n, actor=None):
+    return [audit.record(action=Action.VIEW, actor=actor, object_id=i) for i in range(n)]
+
+
+def test_chain_links_each_event_to_the_previous(coordinator):
+    make_events(5, coordinator)
+    links = list(ChainLink.objects.order_by("seq"))
+    assert [ln.seq for ln in links] == [1, 2, 3, 4, 5]
+    assert links[0].prev_hash == chain.GENESIS
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(links))
+    result = chain.verify()
+    assert result.ok and result.links == 5
+
+
+def test_verify_audit_reports_count_when_intact(coordinator):
+    make_events(3, coordinator)
+    code, out, _err = run_command("verify_audit")
+    assert code == 0
+    assert "OK: 3 links verified in 1 chain(s)." in out
+
+
+def test_edited_row_is_named_by_verification(coordinator):
+    created = make_events(4, coordinator)
+    triggers.remove(connection)  # restored when the test's transaction rolls back
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_accessevent SET action = 'list' WHERE id = %s", [created[2].pk]
+        )
+    code, _out, err = run_command("verify_audit")
+    assert code == 1
+    link = ChainLink.objects.get(record_type="access", record_id=created[2].pk)
+    assert f"chain 0, link {link.seq}" in err
+    assert f"its record (access event {created[2].pk}) does not match the hash" in err
+    assert f"First broken link id: {link.pk}" in err
+
+
+def test_deleted_row_is_named_by_verification(coordinator):
+    created = make_events(3, coordinator)
+    triggers.remove(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_accessevent WHERE id = %s", [created[1].pk])
+    result = chain.verify()
+    assert not result.ok
+    assert "link 2" in result.problem and "missing" in result.problem
+
+
+def test_rewritten_link_breaks_the_next_one(coordinator):
+    make_events(3, coordinator)
+    triggers.remove(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_chainlink SET hash = %s WHERE seq = 2", ["f" * 64])
+    result = chain.verify()
+    assert not result.ok
+    assert "chain 0, link 2" in result.problem or "chain 0, link 3" in result.problem
+
+
+def test_event_outside_the_chain_is_found(coordinator):
+    make_events(2, coordinator)
+    stray = AccessEvent.objects.create(action="view", outcome="allowed")
+    result = chain.verify()
+    assert not result.ok
+    assert str(stray.pk) in result.problem
+
+
+def test_audit_head_and_expect_head(coordinator):
+    make_events(3, coordinator)
+    _code, out, _err = run_command("audit_head")
+    head = out.split()[0]
+    assert head.startswith("0:") and len(head) == 66
+    make_events(2, coordinator)  # the log grows after the head was written down
+    code, out, _err = run_command("verify_audit", "--expect-head", head)
+    assert code == 0, out
+    code, _out, err = run_command("verify_audit", "--expect-head", "0:" + "a" * 64)
+    assert code == 1
+    assert "cut or rewritten" in err
+
+
+def test_several_chains_are_each_verified(coordinator, settings, monkeypatch):
+    settings.SSPF_AUDIT_CHAINS = 3
+    picks = iter([0, 1, 2, 0, 1, 2, 2])
+    monkeypatch.setattr(chain, "_pick_chain", lambda: next(picks))
+    make_events(7, coordinator)
+    assert chain.heads().keys() == {0, 1, 2}
+    assert chain.heads()[2][0] == 3
+    assert chain.verify().ok
+
+
+def test_a_fork_is_refused_by_the_database(coordinator):
+    make_events(1, coordinator)
+    other = AccessEvent.objects.create(action="view", outcome="allowed")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ChainLink.objects.create(chain=0, seq=1, record_type="access", record_id=other.pk,
+                                 prev_hash=chain.GENESIS, hash="0" * 64)
+
+
+# --- Append-only ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", triggers.AUDIT_TABLES)
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET id = id", "DELETE FROM {t}"])
+def test_raw_update_and_delete_are_refused(coordinator, table, statement):
+    make_events(1, coordinator)
+    with auditlog_registered():
+        SecretNote.objects.create(title="x")
+    with pytest.raises(DatabaseError) as exc, transaction.atomic(), connection.cursor() as c:
+        c.execute(statement.format(t=table))
+    assert "append-only" in str(exc.value)
+
+
+def test_truncate_is_refused_on_postgresql(coordinator):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    make_events(1, coordinator)
+    for table in triggers.AUDIT_TABLES:
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as c:
+            c.execute(f"TRUNCATE {table} CASCADE")
+
+
+def test_orm_delete_of_an_event_is_refused(coordinator):
+    (event,) = make_events(1, coordinator)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        event.delete()
+    assert AccessEvent.objects.filter(pk=event.pk).exists()
+
+
+# --- Concurrency (PostgreSQL) -----------------------------------------------------------
+
+
+class ConcurrentWriterTests(TransactionTestCase):
+    """Writers on separate connections commit for real, so this is a
+    TransactionTestCase; the flush after it empties tables the triggers guard."""
+
+    def _fixture_teardown(self):
+        triggers.remove(connection)
+        try:
+            super()._fixture_teardown()
+        finally:
+            triggers.install(connection)
+
+    def setUp(self):
+        if connection.vendor != "postgresql":
+            self.skipTest("concurrent writers are tested on PostgreSQL")
+
+    def run_writers(self, threads=6, per_thread=20):
+        barrier = threading.Barrier(threads)
+        errors = []
+
+        def writer(n):
+            try:
+                barrier.wait()
+                for i in range(per_thread):
+                    with transaction.atomic():
+                        audit.record(action=Action.VIEW, object_type="test", object_id=n * 100 + i)
+            except Exception as exc:
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        workers = [threading.Thread(target=writer, args=(n,)) for n in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert errors == []
+        return threads * per_thread
+
+    def assert_unbroken(self, total):
+        assert AccessEvent.objects.count() == total
+        assert ChainLink.objects.count() == total
+        for number in ChainLink.objects.values_list("chain", flat=True).distinct():
+            seqs = list(
+                ChainLink.objects.filter(chain=number).order_by("seq").values_list("seq", flat=True)
+            )
+            assert seqs == list(range(1, len(seqs) + 1))  # no gaps, no forks
+        result = chain.verify()
+        assert result.ok, result.problem
+        assert result.links == total
+
+    def test_concurrent_writers_make_one_unbroken_chain(self):
+        self.assert_unbroken(self.run_writers())
+        assert set(ChainLink.objects.values_list("chain", flat=True)) == {0}
+
+    @override_settings(SSPF_AUDIT_CHAINS=3)
+    def test_concurrent_writers_on_several_chains(self):
+        self.assert_unbroken(self.run_writers())
+
+
+# --- Nightly verification ---------------------------------------------------------------
+
+
+def test_nightly_task_records_its_result(coordinator):
+    from audit.tasks import verify_chains
+
+    make_events(2, coordinator)
+    assert verify_chains.delay().get() is True
+    (event,) = events(action=Action.AUDIT_VERIFIED)
+    assert event.purpose == "2 links verified"
+    assert chain.verify().ok  # the task's own event is chained too
+
+
+def test_nightly_task_records_a_break(coordinator):
+    from audit.tasks import verify_chains
+
+    created = make_events(2, coordinator)
+    triggers.remove(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_accessevent SET purpose = 'x' WHERE id = %s", [created[0].pk])
+    assert verify_chains.delay().get() is False
+    (event,) = events(action=Action.AUDIT_BROKEN)
+    assert event.outcome == Outcome.FAILED
+    assert "link 1" in event.purpose
+
+
+def test_verification_is_scheduled_nightly():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["verify-audit-chains-nightly"]
+    assert entry["task"] == "audit.verify_chains"
+
+
+# --- Change history ---------------------------------------------------------------------
+
+
+class auditlog_registered:
+    def __enter__(self):
+        from audit.changes import register_personal_model
+
+        register_personal_model(SecretNote)
+
+    def __exit__(self, *exc):
+        auditlog.unregister(SecretNote)
+
+
+def test_change_history_masks_encrypted_fields_and_records_the_actor(coordinator):
+    from auditlog.context import set_actor
+
+    with auditlog_registered(), set_actor(coordinator):
+        note = SecretNote.objects.create(title="Elsa Svensson", body="hemlig text")
+        stored_title = SecretNote.objects.filter(pk=note.pk).values_list("title", flat=True)[0]
+        note.body = "ny hemlig text"
+        note.save()
+    entries = list(LogEntry.objects.get_for_object(note).order_by("id"))
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry.actor_id == coordinator.pk
+        dump = f"{entry.changes} {entry.changes_text} {entry.object_repr} {entry.serialized_data}"
+        assert "Elsa" not in dump and "hemlig" not in dump
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT title FROM test_secret_note WHERE id = %s", [note.pk])
+            ciphertext = cursor.fetchone()[0]
+        assert ciphertext.split("$")[1][:20] not in dump
+    assert stored_title == "Elsa Svensson"
+    assert entries[1].changes["body"] == ["[krypterat]", "[krypterat]"]
+    assert "title" not in entries[1].changes
+    assert ChainLink.objects.filter(record_type="change").count() == 2
+    assert chain.verify().ok
+
+
+# --- Admin listing ----------------------------------------------------------------------
+
+
+def test_admin_listing_is_read_only(client, coordinator):
+    admin = make_staff("root", role=Role.ADMINISTRATOR, is_superuser=True)
+    event = audit.record(action=Action.VIEW, actor=coordinator, object_id=1)
+    log_in_verified(client, admin)
+    listing = client.get(reverse("admin:audit_accessevent_changelist"))
+    assert listing.status_code == 200
+    assert "alice" in listing.content.decode()
+    assert client.get(reverse("admin:audit_accessevent_add")).status_code == 403
+    assert client.post(
+        reverse("admin:audit_accessevent_delete", args=[event.pk]), {"post": "yes"}
+    ).status_code == 403
+    client.post(reverse("admin:audit_accessevent_change", args=[event.pk]), {"action": "x"})
+    event.refresh_from_db()
+    assert event.action == Action.VIEW
+
+
+def test_staff_without_admin_role_cannot_open_the_listing(client, coordinator):
+    log_in_verified(client, coordinator)
+    response = client.get(reverse("admin:audit_accessevent_changelist"))
+    assert response.status_code == 302
+    assert "alice" not in response.content.decode()
