@@ -10,3 +10,9 @@ def record(**kwargs):
     from audit.events import record as _record
 
     return _record(**kwargs)
+
+
+def record_many(events):
+    from audit.events import record_many as _record_many
+
+    return _record_many(events)

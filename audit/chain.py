@@ -78,6 +78,30 @@ def _lock(chain: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_NAMESPACE + chain])
 
 
+def append_many(record_type: str, objs: list) -> None:
+    """Link several freshly saved records, in order, under one lock."""
+    if not objs:
+        return
+    chain = _pick_chain()
+    with transaction.atomic():
+        _lock(chain)
+        last = (
+            ChainLink.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
+        )
+        seq = last["seq"] if last else 0
+        prev = last["hash"] if last else GENESIS
+        links = []
+        for obj in objs:
+            seq += 1
+            digest = record_digest(obj)
+            current = link_hash(chain=chain, seq=seq, record_type=record_type,
+                                record_id=obj.pk, digest=digest, prev_hash=prev)
+            links.append(ChainLink(chain=chain, seq=seq, record_type=record_type,
+                                   record_id=obj.pk, prev_hash=prev, hash=current))
+            prev = current
+        ChainLink.objects.bulk_create(links)
+
+
 def append(record_type: str, obj, *, reread: bool = False) -> ChainLink:
     """Link a freshly saved record into a chain, in the caller's transaction.
 

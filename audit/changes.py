@@ -7,6 +7,9 @@ kept, and the entry's ``object_repr`` is the model's ``__str__``, which for pers
 models must hold no name or identity number.
 """
 
+from contextlib import contextmanager
+
+from auditlog.context import set_actor
 from auditlog.registry import auditlog
 
 
@@ -20,6 +23,14 @@ def register_personal_model(model, *, exclude_fields=()):
         serialize_data=False,
     )
     return model
+
+
+@contextmanager
+def actor(user):
+    """Name ``user`` as the author of the change-history entries written inside; used by
+    services, so API calls (authenticated after the middleware ran) get an actor too."""
+    with set_actor(user):
+        yield
 
 
 def mask(value) -> str:

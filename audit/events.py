@@ -27,7 +27,7 @@ def _actor_fields(actor) -> dict:
     }
 
 
-def record(
+def _event(
     *,
     action: str,
     actor=None,
@@ -38,11 +38,6 @@ def record(
     youth_id: int | None = None,
     purpose: str = "",
 ) -> AccessEvent:
-    """Write one access event and link it into the hash chain.
-
-    ``actor`` defaults to the user of the current request. Pass ids, never objects'
-    content: ``object_type`` is a model label such as ``cases.Case``.
-    """
     if len(purpose) > PURPOSE_MAX_LENGTH:
         raise ValidationError(
             {"purpose": _("Syftet får vara högst %(max)d tecken.") % {"max": PURPOSE_MAX_LENGTH}}
@@ -52,21 +47,43 @@ def record(
     ctx = context.current()
     if actor is None:
         actor = ctx.user
-    fields = {
-        "action": str(action),
-        "outcome": str(outcome),
-        "object_type": object_type,
-        "object_id": "" if object_id is None else str(object_id),
-        "case_id": case_id,
-        "youth_id": youth_id,
-        "purpose": purpose,
-        "request_id": ctx.request_id,
-        "ip": ctx.ip,
-        "user_agent": ctx.user_agent,
-        "path": ctx.path,
+    return AccessEvent(
+        action=str(action),
+        outcome=str(outcome),
+        object_type=object_type,
+        object_id="" if object_id is None else str(object_id),
+        case_id=case_id,
+        youth_id=youth_id,
+        purpose=purpose,
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        path=ctx.path,
         **_actor_fields(actor),
-    }
+    )
+
+
+def record(**fields) -> AccessEvent:
+    """Write one access event and link it into the hash chain.
+
+    Keyword arguments: ``action``, ``actor`` (defaults to the user of the current
+    request), ``outcome``, ``object_type`` (a model label such as ``cases.Case``),
+    ``object_id``, ``case_id``, ``youth_id``, ``purpose``. Pass ids, never content.
+    """
+    event = _event(**fields)
     with transaction.atomic():
-        event = AccessEvent.objects.create(**fields)
+        event.save(force_insert=True)
         chain.append(ChainLink.RecordType.ACCESS, event)
     return event
+
+
+def record_many(events: list[dict]) -> list[AccessEvent]:
+    """Write several events (one per row of a list that was read) under one lock."""
+    built = [_event(**fields) for fields in events]
+    if not built:
+        return []
+    with transaction.atomic():
+        for event in built:
+            event.save(force_insert=True)
+        chain.append_many(ChainLink.RecordType.ACCESS, built)
+    return built

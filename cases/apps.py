@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class CasesConfig(AppConfig):
     name = "cases"
     verbose_name = _("Ärenden")
+
+    def ready(self):
+        from audit.changes import register_personal_model
+        from cases import models
+
+        for model in (models.Youth, models.Guardian, models.Case, models.CaseMember,
+                      models.Entry):
+            register_personal_model(model, exclude_fields=["personnummer_index"])

@@ -59,8 +59,6 @@ class SecondFactorRequiredMiddleware:
             return None
         if getattr(view_func, "second_factor_not_required", False):
             return None
-        if getattr(view_func, "login_required", True) is False:
-            return None
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
         if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
@@ -76,3 +74,26 @@ class NoStoreMiddleware:
         response = self.get_response(request)
         patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a request body over ``SSPF_MAX_REQUEST_BYTES`` with 413 before it is read.
+    (Uploads that need more get their own limit where they are accepted.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.SSPF_MAX_REQUEST_BYTES:
+            from django.http import HttpResponse, JsonResponse
+
+            message = _("Förfrågan är för stor (högst %(kb)d kB).") % {
+                "kb": settings.SSPF_MAX_REQUEST_BYTES // 1024}
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

@@ -48,6 +48,10 @@ class Municipality(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(10)],
         help_text=_("Enligt kommunens dokumenthanteringsplan."),
     )
+    areas = models.JSONField(
+        _("områden"), default=list, blank=True,
+        help_text=_("Områden som ärenden och lägesbild delas in i, t.ex. stadsdelar."),
+    )
     suppression_threshold = models.PositiveSmallIntegerField(
         _("minsta cellstorlek i lägesbilden (k)"),
         default=5,
@@ -132,3 +136,25 @@ class User(AbstractUser):
         raise ValidationError(
             _("Konton tas aldrig bort, de inaktiveras, så att loggarna förblir spårbara.")
         )
+
+
+class ApiToken(models.Model):
+    """A personal access token for the REST API. Only its SHA-256 is stored; the key is
+    shown once when issued. The key is 256 random bits, so a plain hash suffices."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="api_tokens")
+    name = models.CharField(_("namn"), max_length=100, blank=True)
+    prefix = models.CharField(_("början av nyckeln"), max_length=12)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("skapad"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("går ut"))
+    last_used_at = models.DateTimeField(_("senast använd"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("återkallad"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API-nyckel")
+        verbose_name_plural = _("API-nycklar")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"

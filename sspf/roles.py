@@ -23,12 +23,31 @@ class Role(models.TextChoices):
 
 # "app_label.codename" per role. Codenames of models that a later migration adds are
 # skipped until that migration runs sync_role_permissions again.
+_CASE_WORK = [
+    "sspf.view_organisation",
+    "sspf.view_municipality",
+    "cases.view_case",
+    "cases.view_youth",
+    "cases.view_guardian",
+    "cases.view_casemember",
+    "cases.view_entry",
+    "cases.add_entry",
+]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.COORDINATOR: ["sspf.view_organisation", "sspf.view_municipality"],
-    Role.SOCIAL_WORKER: ["sspf.view_organisation", "sspf.view_municipality"],
-    Role.SCHOOL_STAFF: ["sspf.view_organisation", "sspf.view_municipality"],
-    Role.LEISURE_STAFF: ["sspf.view_organisation", "sspf.view_municipality"],
-    Role.POLICE: ["sspf.view_organisation", "sspf.view_municipality"],
+    Role.COORDINATOR: [
+        *_CASE_WORK,
+        "cases.add_case",
+        "cases.change_case",
+        "cases.manage_case",
+        "cases.add_casemember",
+        "cases.change_casemember",
+        "cases.add_guardian",
+        "cases.add_youth",
+    ],
+    Role.SOCIAL_WORKER: list(_CASE_WORK),
+    Role.SCHOOL_STAFF: list(_CASE_WORK),
+    Role.LEISURE_STAFF: list(_CASE_WORK),
+    Role.POLICE: list(_CASE_WORK),
     Role.AUDITOR: [
         "sspf.view_organisation",
         "sspf.view_municipality",
@@ -53,6 +72,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 # Roles that belong to a partner organisation in a municipality; only the
 # administrator may be without one.
 ROLES_WITHOUT_ORGANISATION = {Role.ADMINISTRATOR}
+
+# Roles whose people work on cases. Auditors read logs, analysts read aggregates and
+# administrators administer: none of them reads case content, whatever flags they have.
+CASE_WORK_ROLES = frozenset(
+    {Role.COORDINATOR, Role.SOCIAL_WORKER, Role.SCHOOL_STAFF, Role.LEISURE_STAFF, Role.POLICE}
+)
 
 
 def sync_role_permissions(apps, schema_editor=None) -> None:

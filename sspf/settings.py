@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "auditlog",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "csp",
     "sspf",
     "audit",
@@ -89,6 +90,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "sspf.middleware.RequestSizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -233,6 +235,10 @@ TIME_ZONE = "Europe/Stockholm"
 USE_I18N = True
 USE_TZ = True
 
+# Largest request body; an entry's 20,000 characters fit many times over.
+SSPF_MAX_REQUEST_BYTES = 512 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = SSPF_MAX_REQUEST_BYTES
+
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -262,10 +268,20 @@ SSPF_AUDIT_CHAINS = int(_env("SSPF_AUDIT_CHAINS") or 1)
 # --- Django REST framework ----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["sspf.tokens.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
-SPECTACULAR_SETTINGS = {"TITLE": "SSPF samverkan API", "VERSION": "1"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SSPF samverkan API",
+    "VERSION": "1",
+    "DESCRIPTION": "Personal access tokens: Authorization: Token <key>.",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # The schema and docs are pages for logged-in staff (password and TOTP).
+    "SERVE_AUTHENTICATION": ["rest_framework.authentication.SessionAuthentication"],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
 
 # --- django-auditlog ----------------------------------------------------------------------
 AUDITLOG_DISABLE_REMOTE_ADDR = False

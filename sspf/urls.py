@@ -1,15 +1,24 @@
 from django.contrib import admin
-from django.urls import path
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from sspf import views
 from sspf.middleware import second_factor_not_required
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("login/", views.LoginView.as_view(), name="login"),
+    path("login/", second_factor_not_required(views.LoginView.as_view()), name="login"),
     path("login/tvasteg/", views.otp_verify, name="otp_verify"),
     path("login/aktivera-tvasteg/", views.otp_enrol, name="otp_enrol"),
     path("logout/", second_factor_not_required(views.LogoutView.as_view()), name="logout"),
     path("admin/login/", views.admin_login_redirect),
     path("admin/", admin.site.urls),
+    path("profil/", views.profile, name="profile"),
+    path("api/v1/", include("cases.api_urls")),
+    # Pages for logged-in staff; DRF exempts its views from the login middleware, so
+    # they are wrapped again.
+    path("api/schema/", login_required(SpectacularAPIView.as_view()), name="api_schema"),
+    path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
+         name="api_docs"),
+    path("", include("cases.urls")),
 ]

@@ -19,7 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
 from audit.models import Action, Outcome
-from sspf import services
+from sspf import services, tokens
 from sspf.forms import LoginForm, TokenForm
 from sspf.middleware import second_factor_not_required
 
@@ -121,10 +121,29 @@ def otp_verify(request):
     return render(request, "registration/otp_verify.html", {"form": form})
 
 
-def home(request):
-    return render(request, "home.html")
-
-
 @login_not_required
 def admin_login_redirect(request):
     return redirect("login")
+
+
+@require_http_methods(["GET", "POST"])
+def profile(request):
+    """The user's own page: role, organisation and personal API tokens. Reached only
+    after password and TOTP, so a token is never issued on the password alone."""
+    new_key = None
+    if request.method == "POST":
+        if "revoke" in request.POST:
+            try:
+                token_id = int(request.POST["revoke"])
+            except ValueError:
+                token_id = 0
+            if tokens.revoke_token(user=request.user, token_id=token_id):
+                messages.success(request, _("API-nyckeln är återkallad."))
+            else:
+                messages.error(request, _("Nyckeln finns inte eller är redan återkallad."))
+            return redirect("profile")
+        name = request.POST.get("name", "").strip()[:100]
+        _token, new_key = tokens.issue_token(user=request.user, name=name)
+    return render(request, "profile.html", {
+        "tokens": tokens.active_tokens(request.user), "new_key": new_key,
+    })

@@ -139,7 +139,7 @@ def test_read_fails_closed_when_the_event_cannot_be_written(coordinator, monkeyp
     def broken(*args, **kwargs):
         raise DatabaseError("the audit table is unavailable")
 
-    monkeypatch.setattr(AccessEvent.objects, "create", broken)
+    monkeypatch.setattr(AccessEvent, "save", broken)
     response = client.get(f"/test-note/{note.pk}/")
     assert response.status_code == 500
     body = response.content.decode()

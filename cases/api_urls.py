@@ -1,0 +1,17 @@
+from django.urls import path
+
+from cases import api
+from sspf.api import MeView, OrganisationsView
+
+urlpatterns = [
+    path("me/", MeView.as_view(), name="api_me"),
+    path("organisations/", OrganisationsView.as_view(), name="api_organisations"),
+    path("cases/", api.CasesView.as_view(), name="api_cases"),
+    path("cases/search/", api.CaseSearchView.as_view(), name="api_case_search"),
+    path("cases/<int:case_id>/", api.CaseDetailView.as_view(), name="api_case"),
+    path("cases/<int:case_id>/members/", api.MembersView.as_view(), name="api_members"),
+    path("cases/<int:case_id>/members/<str:username>/", api.MemberDetailView.as_view(),
+         name="api_member"),
+    path("cases/<int:case_id>/guardians/", api.GuardiansView.as_view(), name="api_guardians"),
+    path("cases/<int:case_id>/entries/", api.EntriesView.as_view(), name="api_entries"),
+]

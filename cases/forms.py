@@ -1,0 +1,70 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, Entry
+
+
+class SearchForm(forms.Form):
+    personnummer = forms.CharField(label=_("Personnummer eller samordningsnummer"),
+                                   max_length=20,
+                                   widget=forms.TextInput(attrs={"autocomplete": "off"}))
+
+
+class StatusFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), required=False,
+                               choices=[("", _("Alla")), *Case.Status.choices])
+
+
+class PersonForm(forms.Form):
+    personnummer = forms.CharField(label=_("Personnummer eller samordningsnummer"),
+                                   max_length=20,
+                                   help_text=_("ÅÅMMDD-NNNN eller ÅÅÅÅMMDDNNNN"),
+                                   widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    first_name = forms.CharField(label=_("Förnamn"), max_length=100)
+    last_name = forms.CharField(label=_("Efternamn"), max_length=100)
+    address = forms.CharField(label=_("Adress"), max_length=200, required=False)
+    phone = forms.CharField(label=_("Telefon"), max_length=40, required=False)
+    protected_identity = forms.BooleanField(label=_("Skyddade personuppgifter"),
+                                            required=False)
+
+
+class CaseCreateForm(PersonForm):
+    area = forms.ChoiceField(label=_("Område"), required=False)
+
+    def __init__(self, *args, areas=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["area"].choices = [("", _("Inget valt"))] + [(a, a) for a in areas]
+
+
+class CaseEditForm(forms.Form):
+    area = forms.ChoiceField(label=_("Område"), required=False)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, areas=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["area"].choices = [("", _("Inget valt"))] + [(a, a) for a in areas]
+
+
+class GuardianForm(PersonForm):
+    custodian = forms.BooleanField(label=_("Har vårdnaden"), required=False, initial=True)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(label=_("Användarnamn"), max_length=150)
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class VersionForm(forms.Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class EntryForm(forms.Form):
+    category = forms.ChoiceField(label=_("Kategori"), choices=Entry.Category.choices)
+    text = forms.CharField(label=_("Text"), max_length=ENTRY_TEXT_MAX_LENGTH,
+                           widget=forms.Textarea(attrs={"rows": 8}))
+    statutory_basis = forms.CharField(
+        label=_("Lagstöd (om uppgiften lämnas utan samtycke)"), max_length=200,
+        required=False,
+        help_text=_("Till exempel orosanmälan enligt 14 kap. 1 § SoL. Lämna tomt annars."),
+    )

@@ -1,0 +1,183 @@
+"""Personal case records.
+
+Glossary: *ungdom* = Youth, the young person the case is about; *vårdnadshavare* =
+Guardian (``custodian`` marks legal custody); *ärende* = Case; *ärendeteam* = the
+case's members; *anteckning* = Entry; *lagstöd* = statutory basis, the legal ground on
+which an entry may cross organisation lines without consent (for example a report of
+concern under SoL 14 kap. 1 §).
+
+Names, identity numbers, addresses, phone numbers and free text are encrypted
+(sspf.crypto); identity numbers are found through their blind index. ``__str__`` of
+these models shows ids only. Nothing here decides access: that is cases/policy.py.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from sspf.crypto import EncryptedCharField, EncryptedTextField
+from sspf.models import Municipality, Organisation
+
+ENTRY_TEXT_MAX_LENGTH = 20_000
+
+
+class Gender(models.TextChoices):
+    FEMALE = "F", _("Flicka")
+    MALE = "M", _("Pojke")
+    UNKNOWN = "", _("Okänt")
+
+
+class PersonFields(models.Model):
+    personnummer = EncryptedCharField(_("personnummer"), max_length=13)
+    personnummer_index = models.CharField(max_length=64, editable=False)
+    first_name = EncryptedCharField(_("förnamn"), max_length=100)
+    last_name = EncryptedCharField(_("efternamn"), max_length=100)
+    address = EncryptedCharField(_("adress"), max_length=200, blank=True)
+    phone = EncryptedCharField(_("telefon"), max_length=40, blank=True)
+    protected_identity = models.BooleanField(_("skyddade personuppgifter"), default=False)
+
+    class Meta:
+        abstract = True
+
+
+class Youth(PersonFields):
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    birth_date = models.DateField(_("födelsedatum"), null=True, blank=True)
+    gender = models.CharField(_("kön"), max_length=1, choices=Gender.choices, blank=True)
+
+    class Meta:
+        verbose_name = _("ungdom")
+        verbose_name_plural = _("ungdomar")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "personnummer_index"], name="youth_one_per_municipality"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Ungdom #{self.pk}"
+
+
+class Guardian(PersonFields):
+    youth = models.ForeignKey(Youth, on_delete=models.CASCADE, related_name="guardians")
+    custodian = models.BooleanField(_("vårdnadshavare"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("vårdnadshavare")
+        verbose_name_plural = _("vårdnadshavare")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["youth", "personnummer_index"], name="guardian_once_per_youth"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Vårdnadshavare #{self.pk}"
+
+
+class Case(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("Öppet")
+        CLOSED = "closed", _("Avslutat")
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    youth = models.ForeignKey(Youth, on_delete=models.PROTECT, related_name="cases")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.OPEN)
+    area = models.CharField(_("område"), max_length=100, blank=True)
+    opened_at = models.DateField(_("öppnat"), default=timezone.localdate)
+    closed_at = models.DateField(_("avslutat"), null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+
+    class Meta:
+        verbose_name = _("ärende")
+        verbose_name_plural = _("ärenden")
+        ordering = ["-opened_at", "-id"]
+        permissions = [("manage_case", _("Leda ärendet (team, vårdnadshavare, uppgifter)"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "youth"],
+                condition=models.Q(status="open"),
+                name="case_one_open_per_youth_and_municipality",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Ärende #{self.pk}"
+
+
+class CaseUserObjectPermission(UserObjectPermissionBase):
+    """django-guardian's per-object permission, with a real foreign key to the case so
+    the policy's filters are plain joins."""
+
+    content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+
+
+class CaseGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+
+
+class CaseMember(models.Model):
+    class CaseRole(models.TextChoices):
+        LEAD = "lead", _("Ansvarig samordnare")
+        MEMBER = "member", _("Teammedlem")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="case_memberships")
+    role_in_case = models.CharField(_("roll i ärendet"), max_length=10,
+                                    choices=CaseRole.choices, default=CaseRole.MEMBER)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="+")
+    added_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+", null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("teammedlem")
+        verbose_name_plural = _("teammedlemmar")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "user"],
+                condition=models.Q(removed_at__isnull=True),
+                name="casemember_once_while_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Teammedlem #{self.pk}"
+
+
+class Entry(models.Model):
+    class Category(models.TextChoices):
+        BASIC = "basic", _("Grunduppgifter")
+        SCHOOL = "school", _("Skola")
+        SOCIAL = "social", _("Socialtjänst")
+        POLICE = "police", _("Polis")
+        LEISURE = "leisure", _("Fritid")
+        HEALTH = "health", _("Hälsa")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="entries")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                               related_name="+")
+    source_org = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(_("kategori"), max_length=10, choices=Category.choices)
+    text = EncryptedTextField(_("text"), max_length=ENTRY_TEXT_MAX_LENGTH)
+    statutory_basis = models.CharField(_("lagstöd"), max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("anteckning")
+        verbose_name_plural = _("anteckningar")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Anteckning #{self.pk}"

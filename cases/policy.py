@@ -1,0 +1,153 @@
+"""THE access policy. Every question "may this person see or do this?" about case data
+is answered here and nowhere else.
+
+- Deny by default. Only the case-work roles (coordinator, social worker, school,
+  leisure and police staff) acting for an organisation ever see case content;
+  auditors, analysts, administrators and superusers do not, whatever their flags.
+- A case is visible only to its team: the members holding django-guardian's
+  ``view_case`` object permission (CaseUserObjectPermission, a direct foreign key), and
+  only within the member's own municipality. Leaving the team removes the permission,
+  so access ends with the next request.
+- An entry from organisation S reaches a member of organisation V when S == V or the
+  entry carries a statutory basis. (Consent joins this rule with the consent issue.)
+- A protected-identity person's address and phone are shown to the case's
+  coordinators only.
+- Lists are querysets filtered in SQL. What the user may not see answers 404
+  (``NotVisible``), a forbidden action on what they see answers 403 (``Forbidden``);
+  both are recorded as ``denied`` events before they are raised.
+
+The checks that deny must run outside the transaction of the work they guard: a
+denial event written inside a transaction that the raised exception rolls back would
+be lost.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+import audit
+from audit.models import Action, Outcome
+from cases.models import Case, CaseUserObjectPermission, Entry, Guardian, Youth
+from sspf.roles import CASE_WORK_ROLES, Role
+
+
+class NotVisible(Http404):
+    """The object does not exist for this user (404)."""
+
+
+class Forbidden(PermissionDenied):
+    """The user sees the object but may not do this to it (403)."""
+
+
+class CaseAction(Enum):
+    VIEW = "view"
+    ADD_ENTRY = "add_entry"
+    MANAGE = "manage"  # team, guardians and the case's own fields
+
+
+def works_on_cases(user) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.role in CASE_WORK_ROLES
+        and user.organisation_id is not None
+    )
+
+
+def _object_permission(user, codename: str) -> QuerySet:
+    return CaseUserObjectPermission.objects.filter(
+        user=user, permission__codename=codename, permission__content_type__app_label="cases"
+    ).values("content_object_id")
+
+
+def visible_cases(user) -> QuerySet[Case]:
+    if not works_on_cases(user):
+        return Case.objects.none()
+    return Case.objects.filter(
+        municipality_id=user.organisation.municipality_id,
+        pk__in=_object_permission(user, "view_case"),
+    )
+
+
+def may(user, case: Case, action: CaseAction) -> bool:
+    if not visible_cases(user).filter(pk=case.pk).exists():
+        return False
+    if action is CaseAction.VIEW:
+        return True
+    if action is CaseAction.ADD_ENTRY:
+        return case.status == Case.Status.OPEN and user.has_perm("cases.add_entry")
+    if action is CaseAction.MANAGE:
+        return (
+            user.role == Role.COORDINATOR
+            and user.has_perm("cases.manage_case")
+            and _object_permission(user, "manage_case").filter(content_object_id=case.pk).exists()
+        )
+    return False
+
+
+def may_create_case(user) -> bool:
+    return (
+        works_on_cases(user)
+        and user.role == Role.COORDINATOR
+        and user.has_perm("cases.add_case")
+    )
+
+
+def deny(user, *, status: int, object_type: str, object_id, case_id=None, youth_id=None,
+         purpose: str = "") -> Exception:
+    """Record the denial and return the exception to raise (404 or 403)."""
+    audit.record(
+        action=Action.DENIED,
+        actor=user,
+        outcome=Outcome.DENIED,
+        object_type=object_type,
+        object_id=object_id,
+        case_id=case_id,
+        youth_id=youth_id,
+        purpose=purpose,
+    )
+    return NotVisible() if status == 404 else Forbidden()
+
+
+def require_case(user, case_id, action: CaseAction = CaseAction.VIEW) -> Case:
+    """The case, if the user may do ``action`` to it; else a recorded 404 or 403."""
+    try:
+        case_pk = int(case_id)
+    except (TypeError, ValueError):
+        raise deny(user, status=404, object_type="cases.Case", object_id=case_id) from None
+    case = visible_cases(user).filter(pk=case_pk).select_related("youth").first()
+    if case is None:
+        raise deny(user, status=404, object_type="cases.Case", object_id=case_pk,
+                   case_id=case_pk)
+    if action is not CaseAction.VIEW and not may(user, case, action):
+        raise deny(user, status=403, object_type="cases.Case", object_id=case_pk,
+                   case_id=case_pk, youth_id=case.youth_id, purpose=action.value)
+    return case
+
+
+def require_create_case(user) -> None:
+    if not may_create_case(user):
+        raise deny(user, status=403, object_type="cases.Case", object_id=None,
+                   purpose="create")
+
+
+def visible_entries(user, case: Case) -> QuerySet[Entry]:
+    """The entries of a case (already checked visible) that cross to the user's
+    organisation."""
+    if not works_on_cases(user):
+        return Entry.objects.none()
+    crosses = Q(source_org_id=user.organisation_id) | ~Q(statutory_basis="")
+    return Entry.objects.filter(case=case).filter(crosses)
+
+
+def may_see_contact_details(user, person: Youth | Guardian, case: Case) -> bool:
+    """Address and phone: to the team, except a protected identity's, which only the
+    case's coordinators see."""
+    if not person.protected_identity:
+        return True
+    return may(user, case, CaseAction.MANAGE)

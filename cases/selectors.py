@@ -1,0 +1,173 @@
+"""Reads of personal case data. Each selector asks the policy, reads, and records the
+read as access events in the same transaction; if the events cannot be written the
+transaction fails and nothing is returned."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.db.models import Prefetch, QuerySet
+
+import audit
+from audit.models import Action
+from cases import policy
+from cases.models import Case, CaseMember, Entry, Guardian
+from sspf.crypto import blind_index
+from sspf.personnummer import InvalidIdentityNumber, parse
+
+PAGE_SIZE = 25
+PNR_INDEX = "personnummer"
+
+
+def personnummer_index(value: str) -> str:
+    """Blind index of a valid identity number; ValidationError naming the field otherwise."""
+    try:
+        number = parse(value)
+    except InvalidIdentityNumber as exc:
+        raise ValidationError({"personnummer": [str(exc)]}) from None
+    return blind_index(number.normalised, purpose=PNR_INDEX)
+
+
+def _record_case_rows(cases, action=Action.LIST, purpose=""):
+    audit.record_many(
+        [
+            {"action": action, "object_type": "cases.Case", "object_id": c.pk,
+             "case_id": c.pk, "youth_id": c.youth_id, "purpose": purpose}
+            for c in cases
+        ]
+    )
+
+
+def _active_members() -> Prefetch:
+    return Prefetch(
+        "memberships",
+        queryset=CaseMember.objects.filter(removed_at__isnull=True)
+        .select_related("user__organisation").order_by("added_at"),
+        to_attr="active_members",
+    )
+
+
+def _case_rows(user, status: str | None) -> QuerySet[Case]:
+    cases = policy.visible_cases(user).select_related("youth").prefetch_related(
+        _active_members())
+    if status:
+        cases = cases.filter(status=status)
+    return cases.order_by("-opened_at", "-id")
+
+
+def case_page(*, user, status: str | None = None, page: int | str = 1,
+              per_page: int = PAGE_SIZE) -> Page:
+    """One page of the cases the user may see; each row's read is recorded."""
+    if status and status not in Case.Status.values:
+        raise ValidationError({"status": ["Okänd status."]})
+    with transaction.atomic():
+        result = Paginator(_case_rows(user, status), per_page).get_page(page)
+        rows = list(result.object_list)
+        _record_case_rows(rows)
+    result.object_list = rows
+    return result
+
+
+def case_search(*, user, personnummer: str) -> list[Case]:
+    """Exact search by identity number through the blind index. The search itself is
+    recorded (without the number) and so is each case it shows."""
+    index = personnummer_index(personnummer)
+    with transaction.atomic():
+        rows = list(_case_rows(user, None).filter(youth__personnummer_index=index))
+        audit.record(action=Action.SEARCH, object_type="cases.Youth",
+                     purpose=f"identity number search, {len(rows)} hit(s)")
+        _record_case_rows(rows, action=Action.SEARCH)
+    return rows
+
+
+@dataclass
+class CaseDetail:
+    case: Case
+    guardians: list[Guardian]
+    members: list[CaseMember]
+    entries: list[Entry]
+    show_youth_contact: bool
+    guardian_contact: dict[int, bool]
+    may_manage: bool
+    may_add_entry: bool
+
+
+def case_detail(*, user, case_id) -> CaseDetail:
+    case = policy.require_case(user, case_id)
+    with transaction.atomic():
+        guardians = list(case.youth.guardians.order_by("id"))
+        members = list(
+            case.memberships.filter(removed_at__isnull=True)
+            .select_related("user__organisation")
+            .order_by("added_at")
+        )
+        case.active_members = members
+        entries = list(
+            policy.visible_entries(user, case).select_related("source_org", "author")
+            .order_by("-created_at", "-id")
+        )
+        detail = CaseDetail(
+            case=case,
+            guardians=guardians,
+            members=members,
+            entries=entries,
+            show_youth_contact=policy.may_see_contact_details(user, case.youth, case),
+            guardian_contact={
+                g.pk: policy.may_see_contact_details(user, g, case) for g in guardians
+            },
+            may_manage=policy.may(user, case, policy.CaseAction.MANAGE),
+            may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),
+        )
+        _record_case_detail(case, guardians, entries)
+    return detail
+
+
+def _record_case_detail(case, guardians, entries):
+    common = {"case_id": case.pk, "youth_id": case.youth_id}
+    events = [
+        {"action": Action.VIEW, "object_type": "cases.Case", "object_id": case.pk, **common},
+        {"action": Action.VIEW, "object_type": "cases.Youth", "object_id": case.youth_id,
+         **common},
+    ]
+    events += [{"action": Action.VIEW, "object_type": "cases.Guardian", "object_id": g.pk,
+                **common} for g in guardians]
+    events += [{"action": Action.VIEW, "object_type": "cases.Entry", "object_id": e.pk,
+                **common} for e in entries]
+    audit.record_many(events)
+
+
+def guardian_list(*, user, case_id) -> tuple[Case, list[Guardian], dict[int, bool]]:
+    case = policy.require_case(user, case_id)
+    with transaction.atomic():
+        guardians = list(case.youth.guardians.order_by("id"))
+        contact = {g.pk: policy.may_see_contact_details(user, g, case) for g in guardians}
+        audit.record_many(
+            [{"action": Action.VIEW, "object_type": "cases.Guardian", "object_id": g.pk,
+              "case_id": case.pk, "youth_id": case.youth_id} for g in guardians]
+        )
+    return case, guardians, contact
+
+
+def entry_list(*, user, case_id) -> list[Entry]:
+    case = policy.require_case(user, case_id)
+    with transaction.atomic():
+        entries = list(
+            policy.visible_entries(user, case).select_related("source_org", "author")
+            .order_by("-created_at", "-id")
+        )
+        audit.record_many(
+            [{"action": Action.VIEW, "object_type": "cases.Entry", "object_id": e.pk,
+              "case_id": case.pk, "youth_id": case.youth_id} for e in entries]
+        )
+    return entries
+
+
+def coordinator_open_cases(*, user, limit: int = 10) -> list[Case]:
+    """The start page's list: open cases where the user is on the team."""
+    with transaction.atomic():
+        rows = list(_case_rows(user, Case.Status.OPEN)[:limit])
+        _record_case_rows(rows)
+    return rows

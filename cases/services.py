@@ -1,0 +1,277 @@
+"""Writes of case data. Each service takes the acting user and plain values, asks the
+policy, validates, writes and records the event in one transaction. Bad input raises
+ValidationError with messages per field before anything is written."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from guardian.shortcuts import assign_perm, remove_perm
+
+import audit
+from audit.changes import actor as change_actor
+from audit.models import Action
+from cases import policy
+from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, CaseMember, Entry, Guardian, Youth
+from cases.selectors import PNR_INDEX
+from sspf.crypto import blind_index
+from sspf.personnummer import IdentityNumber, InvalidIdentityNumber, parse
+from sspf.roles import CASE_WORK_ROLES, Role
+
+
+class StaleVersion(Exception):
+    """The case changed since the caller read it (409)."""
+
+    http_status = 409
+    message = "Ärendet har ändrats av någon annan sedan du öppnade det. Ladda om och försök igen."
+
+
+def _errors(errors: dict) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+def _identity(value: str, errors: dict, field: str = "personnummer") -> IdentityNumber | None:
+    try:
+        return parse(value)
+    except InvalidIdentityNumber as exc:
+        errors[field] = [str(exc)]
+        return None
+
+
+def _person_fields(data: dict, errors: dict) -> dict:
+    cleaned = {}
+    for field, label, limit, required in (
+        ("first_name", _("Förnamn"), 100, True),
+        ("last_name", _("Efternamn"), 100, True),
+        ("address", _("Adress"), 200, False),
+        ("phone", _("Telefon"), 40, False),
+    ):
+        value = (data.get(field) or "").strip()
+        if required and not value:
+            errors[field] = [_("%(label)s måste fyllas i.") % {"label": label}]
+        elif len(value) > limit:
+            errors[field] = [
+                _("%(label)s får vara högst %(max)d tecken.") % {"label": label, "max": limit}
+            ]
+        cleaned[field] = value
+    return cleaned
+
+
+def _check_version(case: Case, expected_version) -> None:
+    if expected_version is None:
+        return
+    try:
+        expected = int(expected_version)
+    except (TypeError, ValueError):
+        raise ValidationError({"version": [_("Versionen ska vara ett heltal.")]}) from None
+    if expected != case.version:
+        raise StaleVersion()
+
+
+def _bump(case: Case) -> None:
+    case.version += 1
+    case.save(update_fields=["version"])
+
+
+def _record(action, obj, case: Case, **extra):
+    audit.record(action=action, object_type=obj._meta.label, object_id=obj.pk,
+                 case_id=case.pk, youth_id=case.youth_id, **extra)
+
+
+def case_create(*, user, personnummer: str, first_name: str, last_name: str,
+                protected_identity: bool = False, address: str = "", phone: str = "",
+                area: str = "") -> Case:
+    policy.require_create_case(user)
+    municipality = user.organisation.municipality
+    errors: dict = {}
+    number = _identity(personnummer, errors)
+    person = _person_fields(
+        {"first_name": first_name, "last_name": last_name, "address": address,
+         "phone": phone}, errors)
+    area = (area or "").strip()
+    if area and area not in municipality.areas:
+        errors["area"] = [_("Okänt område. Välj ett av kommunens områden.")]
+    if number is not None:
+        age = number.age_on(timezone.localdate())
+        if not municipality.age_min <= age <= municipality.age_max:
+            errors["personnummer"] = [
+                _("Personen är %(age)d år. Kommunens SSPF-arbete omfattar %(min)d–%(max)d år.")
+                % {"age": age, "min": municipality.age_min, "max": municipality.age_max}
+            ]
+    _errors(errors)
+
+    index = blind_index(number.normalised, purpose=PNR_INDEX)
+    duplicate = ValidationError({"personnummer": [
+        _("Det finns redan ett öppet ärende för den här personen i kommunen.")]})
+    try:
+        with change_actor(user), transaction.atomic():
+            youth = Youth.objects.filter(municipality=municipality,
+                                         personnummer_index=index).first()
+            if youth is None:
+                youth = Youth(municipality=municipality, personnummer_index=index)
+            elif Case.objects.filter(youth=youth, status=Case.Status.OPEN).exists():
+                raise duplicate
+            youth.personnummer = number.formatted
+            youth.first_name, youth.last_name = person["first_name"], person["last_name"]
+            youth.address, youth.phone = person["address"], person["phone"]
+            youth.protected_identity = bool(protected_identity)
+            youth.birth_date = number.birth_date
+            youth.gender = number.gender
+            youth.save()
+            case = Case.objects.create(municipality=municipality, youth=youth, area=area,
+                                       created_by=user)
+            _add_member(case, user, added_by=user)
+            _record(Action.CREATE, youth, case)
+            _record(Action.CREATE, case, case)
+    except IntegrityError:
+        raise duplicate from None
+    return case
+
+
+def _add_member(case: Case, member, *, added_by) -> CaseMember:
+    lead = member.role == Role.COORDINATOR
+    membership = CaseMember.objects.create(
+        case=case, user=member, added_by=added_by,
+        role_in_case=CaseMember.CaseRole.LEAD if lead else CaseMember.CaseRole.MEMBER,
+    )
+    assign_perm("cases.view_case", member, case)
+    if lead:
+        assign_perm("cases.manage_case", member, case)
+    return membership
+
+
+def _team_candidate(case: Case, username: str):
+    """An active case-work account of the case's municipality, or a field error. An
+    account elsewhere gets the same message as none, so names do not leak across."""
+    User = get_user_model()
+    username = (username or "").strip()
+    candidate = User.objects.filter(
+        username=username, is_active=True,
+        organisation__municipality_id=case.municipality_id,
+    ).first()
+    if candidate is None:
+        raise ValidationError({"username": [
+            _("Det finns ingen användare med det användarnamnet i kommunen.")]})
+    if candidate.role not in CASE_WORK_ROLES:
+        raise ValidationError({"username": [
+            _("Användarens roll kan inte ingå i ett ärendeteam.")]})
+    return candidate
+
+
+def member_add(*, user, case_id, username: str, expected_version=None) -> CaseMember:
+    case = policy.require_case(user, case_id, policy.CaseAction.MANAGE)
+    candidate = _team_candidate(case, username)
+    with change_actor(user), transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        _check_version(case, expected_version)
+        if case.memberships.filter(user=candidate, removed_at__isnull=True).exists():
+            raise ValidationError({"username": [_("Användaren ingår redan i teamet.")]})
+        membership = _add_member(case, candidate, added_by=user)
+        _bump(case)
+        _record(Action.CREATE, membership, case)
+    return membership
+
+
+def member_remove(*, user, case_id, username: str, expected_version=None) -> CaseMember:
+    case = policy.require_case(user, case_id, policy.CaseAction.MANAGE)
+    with change_actor(user), transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        _check_version(case, expected_version)
+        membership = case.memberships.filter(
+            user__username=username, removed_at__isnull=True
+        ).select_related("user").first()
+        if membership is None:
+            raise ValidationError({"username": [_("Användaren ingår inte i teamet.")]})
+        leads = case.memberships.filter(removed_at__isnull=True,
+                                         role_in_case=CaseMember.CaseRole.LEAD)
+        if membership.role_in_case == CaseMember.CaseRole.LEAD and leads.count() == 1:
+            raise ValidationError({"username": [
+                _("Ärendet måste ha minst en ansvarig samordnare kvar i teamet.")]})
+        membership.removed_at = timezone.now()
+        membership.removed_by = user
+        membership.save(update_fields=["removed_at", "removed_by"])
+        remove_perm("cases.view_case", membership.user, case)
+        remove_perm("cases.manage_case", membership.user, case)
+        _bump(case)
+        _record(Action.DELETE, membership, case)
+    return membership
+
+
+def guardian_add(*, user, case_id, personnummer: str, first_name: str, last_name: str,
+                 custodian: bool = True, address: str = "", phone: str = "",
+                 protected_identity: bool = False, expected_version=None) -> Guardian:
+    case = policy.require_case(user, case_id, policy.CaseAction.MANAGE)
+    errors: dict = {}
+    number = _identity(personnummer, errors)
+    person = _person_fields(
+        {"first_name": first_name, "last_name": last_name, "address": address,
+         "phone": phone}, errors)
+    _errors(errors)
+    index = blind_index(number.normalised, purpose=PNR_INDEX)
+    if index == case.youth.personnummer_index:
+        raise ValidationError({"personnummer": [
+            _("Vårdnadshavaren kan inte ha samma personnummer som den unge.")]})
+    duplicate = ValidationError({"personnummer": [
+        _("Personen finns redan som vårdnadshavare för den unge.")]})
+    try:
+        with change_actor(user), transaction.atomic():
+            case = Case.objects.select_for_update().get(pk=case.pk)
+            _check_version(case, expected_version)
+            if Guardian.objects.filter(youth_id=case.youth_id,
+                                       personnummer_index=index).exists():
+                raise duplicate
+            guardian = Guardian.objects.create(
+                youth_id=case.youth_id, personnummer=number.formatted,
+                personnummer_index=index, custodian=bool(custodian),
+                protected_identity=bool(protected_identity), **person,
+            )
+            _bump(case)
+            _record(Action.CREATE, guardian, case)
+    except IntegrityError:
+        raise duplicate from None
+    return guardian
+
+
+def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str = "") -> Entry:
+    case = policy.require_case(user, case_id, policy.CaseAction.ADD_ENTRY)
+    errors: dict = {}
+    text = (text or "").strip()
+    statutory_basis = (statutory_basis or "").strip()
+    if category not in Entry.Category.values:
+        errors["category"] = [_("Okänd kategori. Välj en av: %(choices)s.")
+                              % {"choices": ", ".join(Entry.Category.values)}]
+    if not text:
+        errors["text"] = [_("Texten måste fyllas i.")]
+    elif len(text) > ENTRY_TEXT_MAX_LENGTH:
+        errors["text"] = [_("Texten får vara högst %(max)d tecken (nu %(n)d).")
+                          % {"max": ENTRY_TEXT_MAX_LENGTH, "n": len(text)}]
+    if len(statutory_basis) > 200:
+        errors["statutory_basis"] = [_("Lagstödet får vara högst 200 tecken.")]
+    _errors(errors)
+    with change_actor(user), transaction.atomic():
+        entry = Entry.objects.create(case=case, author=user, source_org=user.organisation,
+                                     category=category, text=text,
+                                     statutory_basis=statutory_basis)
+        _record(Action.CREATE, entry, case)
+    return entry
+
+
+def case_update(*, user, case_id, area: str, expected_version) -> Case:
+    case = policy.require_case(user, case_id, policy.CaseAction.MANAGE)
+    area = (area or "").strip()
+    if area and area not in case.municipality.areas:
+        raise ValidationError({"area": [_("Okänt område. Välj ett av kommunens områden.")]})
+    if expected_version in (None, ""):
+        raise ValidationError({"version": [_("Versionen saknas.")]})
+    with change_actor(user), transaction.atomic():
+        case = Case.objects.select_for_update().select_related("youth").get(pk=case.pk)
+        _check_version(case, expected_version)
+        case.area = area
+        case.version += 1
+        case.save(update_fields=["area", "version"])
+        _record(Action.UPDATE, case, case)
+    return case

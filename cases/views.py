@@ -1,0 +1,198 @@
+"""Pages for case work. Views only translate between HTTP and the services and
+selectors; they never query personal models themselves."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from cases import policy, selectors, services
+from cases.forms import (
+    CaseCreateForm,
+    CaseEditForm,
+    EntryForm,
+    GuardianForm,
+    MemberForm,
+    SearchForm,
+    StatusFilterForm,
+    VersionForm,
+)
+from sspf.roles import Role
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def _stale(request, case_id):
+    messages.error(request, services.StaleVersion.message)
+    return redirect("case_detail", case_id=case_id)
+
+
+def home(request):
+    user = request.user
+    context = {"cases": [], "works_on_cases": policy.works_on_cases(user)}
+    if context["works_on_cases"]:
+        context["cases"] = selectors.coordinator_open_cases(user=user)
+        context["may_create"] = policy.may_create_case(user)
+    context["is_auditor"] = user.role == Role.AUDITOR
+    context["is_analyst"] = user.role == Role.LAGESBILD_ANALYST
+    context["is_admin"] = user.role == Role.ADMINISTRATOR
+    return render(request, "cases/home.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def case_list(request):
+    filter_form = StatusFilterForm(request.GET or None)
+    status = filter_form.cleaned_data["status"] if filter_form.is_valid() else ""
+    search_form = SearchForm(request.POST or None)
+    hits = None
+    if request.method == "POST" and search_form.is_valid():
+        try:
+            hits = selectors.case_search(
+                user=request.user, personnummer=search_form.cleaned_data["personnummer"]
+            )
+        except ValidationError as exc:
+            _apply_errors(search_form, exc)
+    page = None
+    if hits is None:
+        page = selectors.case_page(user=request.user, status=status,
+                                   page=request.GET.get("page", 1))
+    return render(request, "cases/case_list.html", {
+        "filter_form": filter_form, "search_form": search_form, "hits": hits, "page": page,
+        "status": status, "may_create": policy.may_create_case(request.user),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def case_create(request):
+    policy.require_create_case(request.user)
+    areas = request.user.organisation.municipality.areas
+    form = CaseCreateForm(request.POST or None, areas=areas)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.case_create(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Ärendet är skapat."))
+            return redirect("case_detail", case_id=case.pk)
+    return render(request, "cases/case_form.html", {"form": form})
+
+
+def case_detail(request, case_id):
+    detail = selectors.case_detail(user=request.user, case_id=case_id)
+    return render(request, "cases/case_detail.html", {
+        "d": detail, "case": detail.case,
+        "member_form": MemberForm(initial={"version": detail.case.version}),
+        "version_form": VersionForm(initial={"version": detail.case.version}),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def case_edit(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+    form = CaseEditForm(request.POST or None, areas=case.municipality.areas,
+                        initial={"area": case.area, "version": case.version})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.case_update(user=request.user, case_id=case.pk,
+                                 area=form.cleaned_data["area"],
+                                 expected_version=form.cleaned_data["version"])
+        except services.StaleVersion:
+            return _stale(request, case.pk)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Ärendet är uppdaterat."))
+            return redirect("case_detail", case_id=case.pk)
+    return render(request, "cases/case_edit.html", {"form": form, "case": case})
+
+
+@require_POST
+def member_add(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            services.member_add(user=request.user, case_id=case.pk,
+                                username=form.cleaned_data["username"],
+                                expected_version=form.cleaned_data["version"])
+        except services.StaleVersion:
+            return _stale(request, case.pk)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("%(username)s har lagts till i teamet.")
+                             % {"username": form.cleaned_data["username"]})
+            return redirect("case_detail", case_id=case.pk)
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+    return redirect("case_detail", case_id=case.pk)
+
+
+@require_POST
+def member_remove(request, case_id, username):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+    form = VersionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Formuläret var ofullständigt. Försök igen."))
+        return redirect("case_detail", case_id=case.pk)
+    try:
+        services.member_remove(user=request.user, case_id=case.pk, username=username,
+                               expected_version=form.cleaned_data["version"])
+    except services.StaleVersion:
+        return _stale(request, case.pk)
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            for error in errors:
+                messages.error(request, error)
+    else:
+        messages.success(request, _("%(username)s har tagits bort ur teamet.")
+                         % {"username": username})
+    return redirect("case_detail", case_id=case.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def guardian_add(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+    form = GuardianForm(request.POST or None, initial={"version": case.version})
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        version = data.pop("version")
+        try:
+            services.guardian_add(user=request.user, case_id=case.pk,
+                                  expected_version=version, **data)
+        except services.StaleVersion:
+            return _stale(request, case.pk)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Vårdnadshavaren är tillagd."))
+            return redirect("case_detail", case_id=case.pk)
+    return render(request, "cases/guardian_form.html", {"form": form, "case": case})
+
+
+@require_http_methods(["GET", "POST"])
+def entry_add(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.ADD_ENTRY)
+    form = EntryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.entry_add(user=request.user, case_id=case.pk, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Anteckningen är sparad."))
+            return redirect(reverse("case_detail", args=[case.pk]) + "#anteckningar")
+    return render(request, "cases/entry_form.html", {
+        "form": form, "case": case, "organisation": request.user.organisation,
+    })
+
+
