@@ -47,3 +47,62 @@ def django_db_setup(django_db_setup, django_db_blocker):
             editor.create_model(SecretNote)
         ContentType.objects.get_for_model(SecretNote)  # committed, so its cached id stays valid
     yield
+
+
+class DemoWorld:
+    """The seeded demo: accounts by username and the four demo cases by youth first name
+    (Elsa, Omar, Nora in Demo; Alva in Grannby)."""
+
+    def __init__(self):
+        from cases.models import Case
+        from sspf.models import User
+
+        self.users = {u.username: u for u in User.objects.select_related("organisation")}
+        self.cases = {}
+        for case in Case.objects.select_related("youth"):
+            self.cases[case.youth.first_name] = case
+
+    def __getitem__(self, username):
+        return self.users[username]
+
+
+@pytest.fixture
+def demo(db, monkeypatch):
+    import io
+
+    from django.core.management import call_command
+
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-password-for-tests")
+    call_command("seed_demo", stdout=io.StringIO())
+    return DemoWorld()
+
+
+@pytest.fixture
+def api_client():
+    """``api_client(user)`` gives a DRF test client sending a fresh token of ``user``."""
+    from rest_framework.test import APIClient
+
+    from sspf.tokens import issue_token
+
+    def _make(user):
+        _token, key = issue_token(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return _make
+
+
+def personal_strings(case) -> list[str]:
+    """Every personal value of a case's youth and guardians, and its entries' text, for
+    asserting that a response does not leak them."""
+    from cases.models import Entry
+
+    values = []
+    people = [case.youth, *case.youth.guardians.all()]
+    for person in people:
+        values += [person.first_name, person.last_name, person.personnummer,
+                   person.personnummer.replace("-", "")[2:8]]
+        values += [v for v in (person.address, person.phone) if v]
+    values += [e.text[:30] for e in Entry.objects.filter(case=case)]
+    return values
