@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from cases import selectors, services
+from cases import policy, selectors, services
 from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, Entry, Guardian
 from sspf.api import OrganisationOut, TokenAPIView
 
@@ -119,6 +119,7 @@ class CasesView(TokenAPIView):
 
     @extend_schema(request=CreateIn, responses={201: CaseOut})
     def post(self, request):
+        policy.require_create_case(request.user)  # 403 before any word about the input
         data = self.CreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         youth = data.validated_data["youth"]
@@ -153,6 +154,7 @@ class CaseDetailView(TokenAPIView):
 
     @extend_schema(request=UpdateIn, responses={200: CaseOut, 409: None})
     def patch(self, request, case_id):
+        policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
         data = self.UpdateIn(data=request.data)
         data.is_valid(raise_exception=True)
         services.case_update(user=request.user, case_id=case_id,
@@ -169,6 +171,7 @@ class MembersView(TokenAPIView):
 
     @extend_schema(request=MemberIn, responses={201: MemberOut})
     def post(self, request, case_id):
+        policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
         data = self.MemberIn(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.member_add(
@@ -205,6 +208,7 @@ class GuardiansView(TokenAPIView):
 
     @extend_schema(request=GuardianIn, responses={201: GuardianOut})
     def post(self, request, case_id):
+        policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
         data = self.GuardianIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
@@ -228,6 +232,7 @@ class EntriesView(TokenAPIView):
 
     @extend_schema(request=EntryIn, responses={201: EntryOut})
     def post(self, request, case_id):
+        policy.require_case(request.user, case_id, policy.CaseAction.ADD_ENTRY)
         data = self.EntryIn(data=request.data)
         data.is_valid(raise_exception=True)
         entry = services.entry_add(user=request.user, case_id=case_id, **data.validated_data)

@@ -2,6 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, Entry
+from sspf.personnummer import InvalidIdentityNumber, parse
 
 
 class SearchForm(forms.Form):
@@ -26,6 +27,14 @@ class PersonForm(forms.Form):
     phone = forms.CharField(label=_("Telefon"), max_length=40, required=False)
     protected_identity = forms.BooleanField(label=_("Skyddade personuppgifter"),
                                             required=False)
+
+    def clean_personnummer(self):
+        value = self.cleaned_data["personnummer"]
+        try:
+            parse(value)
+        except InvalidIdentityNumber as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return value
 
 
 class CaseCreateForm(PersonForm):

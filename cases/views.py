@@ -59,6 +59,8 @@ def case_list(request):
             )
         except ValidationError as exc:
             _apply_errors(search_form, exc)
+        else:
+            search_form = SearchForm()  # the number is not written back into the page
     page = None
     if hits is None:
         page = selectors.case_page(user=request.user, status=status,

@@ -1,0 +1,238 @@
+"""The authorization matrix: every URL pattern of the project, every demo role, an
+anonymous visitor and a coordinator of another municipality, each with the expected
+status. A denied response must carry none of the case's personal data.
+
+Requests that would change data use input the service refuses after the policy
+check (400 for whoever passes the policy), so one seeded world serves every row.
+A new URL pattern fails ``test_every_url_pattern_is_in_the_matrix`` until it has
+its row here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from tests.conftest import log_in_verified, personal_strings
+
+pytestmark = pytest.mark.django_db
+
+ANON = "anonymous"
+OTHER = "koordinator2"  # coordinator in Grannby
+ELSA_TEAM = {"koordinator", "skolkurator", "socialsekreterare", "fritidsledare"}
+EVERYONE = ["koordinator", "socialsekreterare", "skolkurator", "rektor2", "fritidsledare",
+            "polis", "revisor", "analytiker", "admin", OTHER]
+
+
+def by_role(default, **overrides):
+    table = {name: default for name in EVERYONE}
+    table.update(overrides)
+    return table
+
+
+def team(member, lead=None, others=404, anonymous=302):
+    """Statuses for a URL inside Elsa's case: the lead coordinator, the other members,
+    everyone else (not on the team, another municipality, non-case roles)."""
+    table = {name: others for name in EVERYONE}
+    for name in ELSA_TEAM:
+        table[name] = member
+    if lead is not None:
+        table["koordinator"] = lead
+    table[ANON] = anonymous
+    return table
+
+
+PAGE = "page"
+API = "api"
+
+# route -> (kind, method, path template, body, statuses)
+MATRIX = {
+    "": (PAGE, "get", "/", None, by_role(200, **{ANON: 302})),
+    "login/": (PAGE, "get", "/login/", None, by_role(200, **{ANON: 200})),
+    "login/tvasteg/": (PAGE, "get", "/login/tvasteg/", None, by_role(302, **{ANON: 302})),
+    "login/aktivera-tvasteg/": (PAGE, "get", "/login/aktivera-tvasteg/", None,
+                                by_role(302, **{ANON: 302})),
+    "logout/": (PAGE, "post", "/logout/", {}, by_role(302, **{ANON: 302})),
+    "admin/login/": (PAGE, "get", "/admin/login/", None, by_role(302, **{ANON: 302})),
+    "profil/": (PAGE, "get", "/profil/", None, by_role(200, **{ANON: 302})),
+    "api/schema/": (PAGE, "get", "/api/schema/", None, by_role(200, **{ANON: 302})),
+    "api/docs/": (PAGE, "get", "/api/docs/", None, by_role(200, **{ANON: 302})),
+    "arenden/": (PAGE, "get", "/arenden/", None, by_role(200, **{ANON: 302})),
+    "arenden/nytt/": (PAGE, "get", "/arenden/nytt/", None,
+                      by_role(403, koordinator=200, koordinator2=200, **{ANON: 302})),
+    "arenden/<int:case_id>/": (PAGE, "get", "/arenden/{case}/", None, team(200)),
+    "arenden/<int:case_id>/andra/": (PAGE, "get", "/arenden/{case}/andra/", None,
+                                     team(403, lead=200)),
+    "arenden/<int:case_id>/team/": (PAGE, "post", "/arenden/{case}/team/",
+                                    {"username": "", "version": "1"}, team(403, lead=302)),
+    "arenden/<int:case_id>/team/<str:username>/ta-bort/": (
+        PAGE, "post", "/arenden/{case}/team/nobody/ta-bort/", {"version": "1"},
+        team(403, lead=302)),
+    "arenden/<int:case_id>/vardnadshavare/ny/": (
+        PAGE, "get", "/arenden/{case}/vardnadshavare/ny/", None, team(403, lead=200)),
+    "arenden/<int:case_id>/anteckningar/ny/": (
+        PAGE, "get", "/arenden/{case}/anteckningar/ny/", None, team(200)),
+    # --- API v1 (token) ---
+    "api/v1/me/": (API, "get", "/api/v1/me/", None, by_role(200, **{ANON: 401})),
+    "api/v1/organisations/": (API, "get", "/api/v1/organisations/", None,
+                              by_role(200, **{ANON: 401})),
+    "api/v1/cases/": (API, "post", "/api/v1/cases/", {},
+                      by_role(403, koordinator=400, koordinator2=400, **{ANON: 401})),
+    "api/v1/cases/search/": (API, "post", "/api/v1/cases/search/", {"personnummer": "x"},
+                             by_role(400, **{ANON: 401})),
+    "api/v1/cases/<int:case_id>/": (API, "get", "/api/v1/cases/{case}/", None,
+                                    team(200, anonymous=401)),
+    "api/v1/cases/<int:case_id>/members/": (API, "post", "/api/v1/cases/{case}/members/",
+                                            {"username": ""},
+                                            team(403, lead=400, anonymous=401)),
+    "api/v1/cases/<int:case_id>/members/<str:username>/": (
+        API, "delete", "/api/v1/cases/{case}/members/nobody/", None,
+        team(403, lead=400, anonymous=401)),
+    "api/v1/cases/<int:case_id>/guardians/": (API, "get", "/api/v1/cases/{case}/guardians/",
+                                              None, team(200, anonymous=401)),
+    "api/v1/cases/<int:case_id>/entries/": (API, "get", "/api/v1/cases/{case}/entries/", None,
+                                            team(200, anonymous=401)),
+}
+
+# Further methods on the same patterns, with the same rule: who passes the policy gets
+# 400 from the refused input, who does not gets 403/404.
+EXTRA = [
+    (API, "get", "/api/v1/cases/", None, by_role(200, **{ANON: 401})),
+    (API, "patch", "/api/v1/cases/{case}/", {}, team(403, lead=400, anonymous=401)),
+    (API, "post", "/api/v1/cases/{case}/guardians/", {}, team(403, lead=400, anonymous=401)),
+    (API, "post", "/api/v1/cases/{case}/entries/", {}, team(400, anonymous=401)),
+    (PAGE, "post", "/arenden/{case}/anteckningar/ny/", {}, team(200)),
+    (PAGE, "post", "/arenden/{case}/vardnadshavare/ny/", {}, team(403, lead=200)),
+    (PAGE, "post", "/arenden/{case}/andra/", {}, team(403, lead=200)),
+    (PAGE, "post", "/arenden/", {"personnummer": "x"}, by_role(200, **{ANON: 302})),
+    (PAGE, "post", "/arenden/nytt/", {},
+     by_role(403, koordinator=200, koordinator2=200, **{ANON: 302})),
+]
+
+
+def _routes():
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if getattr(p, "namespace", None) == "admin":
+                    continue  # the admin is covered by test_admin_*
+                yield from walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                yield prefix + str(p.pattern)
+
+    return set(walk(get_resolver().url_patterns))
+
+
+def test_every_url_pattern_is_in_the_matrix():
+    assert _routes() == set(MATRIX), (
+        "URL patterns without a row in the matrix: "
+        f"{sorted(_routes() - set(MATRIX))}; rows without a pattern: "
+        f"{sorted(set(MATRIX) - _routes())}"
+    )
+
+
+def _client(kind, who, demo, api_client):
+    if who == ANON:
+        return APIClient() if kind == API else None
+    user = demo[who]
+    if kind == API:
+        return api_client(user)
+    return None
+
+
+def _request(kind, method, path, body, who, demo, api_client, client):
+    if kind == API:
+        api = _client(kind, who, demo, api_client)
+        data = json.dumps(body) if body is not None else None
+        return getattr(api, method)(path, data=data, content_type="application/json")
+    client.logout()
+    if who != ANON:
+        log_in_verified(client, demo[who])
+    if method == "get":
+        return client.get(path)
+    return client.post(path, body or {})
+
+
+ROWS = [(route, *row) for route, row in MATRIX.items()] + [
+    (f"{row[1].upper()} {row[2]}", *row) for row in EXTRA
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "kind", "method", "template", "body", "statuses"), ROWS,
+    ids=[r[0] or "/" for r in ROWS],
+)
+def test_matrix(label, kind, method, template, body, statuses, demo, api_client, client):
+    elsa = demo.cases["Elsa"]
+    secrets = personal_strings(elsa)
+    path = template.format(case=elsa.pk)
+    for who in [*EVERYONE, ANON]:
+        expected = statuses[who]
+        response = _request(kind, method, path, body, who, demo, api_client, client)
+        assert response.status_code == expected, f"{who} {method.upper()} {path}"
+        if expected in (401, 403, 404) or who not in ELSA_TEAM:
+            body_text = response.content.decode(errors="replace")
+            leaked = [s for s in secrets if s and s in body_text]
+            assert leaked == [], f"{who} {method.upper()} {path} leaked {leaked}"
+
+
+def test_denials_are_recorded_with_the_case_id(demo, api_client):
+    from audit.models import AccessEvent
+
+    elsa = demo.cases["Elsa"]
+    api_client(demo["rektor2"]).get(f"/api/v1/cases/{elsa.pk}/entries/")
+    api_client(demo["skolkurator"]).post(
+        f"/api/v1/cases/{elsa.pk}/members/", {"username": "rektor2"}, format="json"
+    )
+    denied = list(AccessEvent.objects.filter(action="denied").order_by("id"))
+    assert [(e.actor_username, e.object_type, e.object_id, e.case_id) for e in denied] == [
+        ("rektor2", "cases.Case", str(elsa.pk), elsa.pk),
+        ("skolkurator", "cases.Case", str(elsa.pk), elsa.pk),
+    ]
+    assert all(e.outcome == "denied" for e in denied)
+
+
+def test_a_school_cannot_reach_another_schools_entries_by_any_url(demo, api_client, client):
+    """rektor2 works at Ängabyskolan; Elsa's school entries come from Kvarnbackaskolan."""
+    elsa = demo.cases["Elsa"]
+    secrets = personal_strings(elsa)
+    api = api_client(demo["rektor2"])
+    log_in_verified(client, demo["rektor2"])
+    responses = [api.get(f"/api/v1/cases/{elsa.pk}/{tail}") for tail in
+                 ("", "entries/", "guardians/")]
+    responses.append(api.post("/api/v1/cases/search/", {"personnummer": "20110314-9801"},
+                              format="json"))
+    responses.append(api.get("/api/v1/cases/"))
+    responses += [client.get(f"/arenden/{elsa.pk}/{tail}") for tail in
+                  ("", "anteckningar/ny/", "andra/", "vardnadshavare/ny/")]
+    responses.append(client.post("/arenden/", {"personnummer": "20110314-9801"}))
+    responses.append(client.get("/arenden/"))
+    responses.append(client.get("/"))
+    for response in responses:
+        assert response.status_code in (200, 404)
+        text = response.content.decode()
+        assert [s for s in secrets if s in text] == []
+
+
+def test_admin_lists_no_personal_models():
+    from cases import models as case_models
+
+    personal = {case_models.Youth, case_models.Guardian, case_models.Case,
+                case_models.CaseMember, case_models.Entry}
+    assert personal.isdisjoint(admin.site._registry)
+
+
+def test_admin_is_for_administrators_only(demo, client):
+    for who in EVERYONE:
+        client.logout()
+        log_in_verified(client, demo[who])
+        response = client.get("/admin/")
+        if who == "admin":
+            assert response.status_code == 200
+        else:
+            assert response.status_code == 302, who
+            assert "/admin/login/" in response["Location"]

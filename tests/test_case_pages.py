@@ -1,0 +1,240 @@
+"""Case pages: start page, list, search by POST, create, detail, team, guardians,
+entries, stale edits. The authorization matrix covers who gets which status; these
+tests cover what the pages do."""
+
+import pytest
+from django.urls import reverse
+
+from audit.models import AccessEvent
+from cases import services
+from cases.models import Case, CaseMember, Entry, Guardian, Youth
+from sspf.personnummer import luhn_ok
+from sspf.roles import Role
+from tests.conftest import log_in_verified
+from tests.factories import make_staff
+
+pytestmark = pytest.mark.django_db
+
+
+def valid_pnr(yymmdd="120505", serial="980"):
+    for digit in range(10):
+        if luhn_ok(yymmdd + serial + str(digit)):
+            return f"20{yymmdd}-{serial}{digit}"
+    raise AssertionError("no check digit")
+
+
+def page(client, user, url, **kwargs):
+    client.logout()
+    log_in_verified(client, user)
+    return client.get(url, **kwargs)
+
+
+def test_coordinator_start_page_lists_open_cases(demo, client):
+    body = page(client, demo["koordinator"], "/").content.decode()
+    for name in ("Elsa", "Omar", "Nora"):
+        assert name in body
+    assert "Alva" not in body  # Grannby's case
+
+
+def test_start_page_of_a_non_member_lists_no_case(demo, client):
+    body = page(client, demo["rektor2"], "/").content.decode()
+    assert "Du ingår inte i något öppet ärende." in body
+    assert "Elsa" not in body
+
+
+@pytest.mark.parametrize("username", ["revisor", "analytiker", "admin"])
+def test_non_case_roles_see_no_case_anywhere(demo, client, username):
+    for url in ("/", "/arenden/"):
+        body = page(client, demo[username], url).content.decode()
+        assert "Elsa" not in body and "Demosson" not in body
+
+
+def test_superuser_flag_gives_no_case_access(demo, client):
+    boss = make_staff("superchef", role=Role.SOCIAL_WORKER,
+                      organisation=demo["socialsekreterare"].organisation, is_superuser=True)
+    response = page(client, boss, f"/arenden/{demo.cases['Elsa'].pk}/")
+    assert response.status_code == 404
+    assert "Elsa" not in response.content.decode()
+
+
+def test_search_is_posted_and_the_number_stays_out_of_url_and_page(demo, client):
+    log_in_verified(client, demo["skolkurator"])
+    response = client.post("/arenden/", {"personnummer": "110314-9801"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Elsa" in body and "Omar" not in body
+    assert "110314" not in body  # not echoed back
+    search = AccessEvent.objects.filter(action="search").first()
+    assert "110314" not in search.purpose and "110314" not in search.path
+
+
+def test_search_with_an_invalid_number_names_the_field(demo, client):
+    log_in_verified(client, demo["skolkurator"])
+    body = client.post("/arenden/", {"personnummer": "110314-9802"}).content.decode()
+    assert "Kontrollsiffran stämmer inte" in body
+
+
+def test_search_finds_nothing_outside_the_team(demo, client):
+    log_in_verified(client, demo["rektor2"])
+    body = client.post("/arenden/", {"personnummer": "20110314-9801"}).content.decode()
+    assert "Inget ärende du har tillgång till" in body
+    assert "Elsa" not in body
+
+
+def test_status_filter_and_pagination(demo, client):
+    coordinator = demo["koordinator"]
+    for n in range(26):
+        services.case_create(user=coordinator, personnummer=valid_pnr(f"1205{n + 1:02d}"),
+                             first_name=f"Extra{n}", last_name="Exempel")
+    first = page(client, coordinator, "/arenden/?status=open").content.decode()
+    assert "Sida 1 av 2" in first
+    second = client.get("/arenden/?status=open&page=2").content.decode()
+    assert "Sida 2 av 2" in second
+    closed = client.get("/arenden/?status=closed").content.decode()
+    assert "Inga ärenden att visa." in closed
+
+
+def test_create_case_makes_the_coordinator_lead_member(demo, client):
+    log_in_verified(client, demo["koordinator"])
+    response = client.post("/arenden/nytt/", {
+        "personnummer": valid_pnr("120707"), "first_name": "Ny", "last_name": "Ungdom",
+        "area": "Centrum",
+    })
+    case = Case.objects.get(youth__personnummer_index=Youth.objects.latest("id")
+                            .personnummer_index)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("case_detail", args=[case.pk])
+    membership = CaseMember.objects.get(case=case)
+    assert (membership.user, membership.role_in_case) == (demo["koordinator"], "lead")
+    assert case.area == "Centrum"
+
+
+def test_create_case_with_bad_input_names_fields_and_writes_nothing(demo, client):
+    log_in_verified(client, demo["koordinator"])
+    before = (Case.objects.count(), Youth.objects.count())
+    body = client.post("/arenden/nytt/", {
+        "personnummer": "120707-0000", "first_name": "", "last_name": "X",
+    }).content.decode()
+    assert "Kontrollsiffran stämmer inte" in body
+    assert "Det här fältet är obligatoriskt." in body
+    assert (Case.objects.count(), Youth.objects.count()) == before
+
+
+def test_second_open_case_for_the_same_youth_is_refused(demo, client):
+    log_in_verified(client, demo["koordinator"])
+    body = client.post("/arenden/nytt/", {
+        "personnummer": "20110314-9801", "first_name": "Elsa", "last_name": "Demosson",
+    }).content.decode()
+    assert "Det finns redan ett öppet ärende" in body
+    assert Case.objects.filter(youth=demo.cases["Elsa"].youth).count() == 1
+
+
+def test_detail_shows_source_organisation_and_only_crossing_entries(demo, client):
+    elsa = demo.cases["Elsa"]
+    body = page(client, demo["socialsekreterare"], f"/arenden/{elsa.pk}/").content.decode()
+    assert "Förhandsbedömning inledd" in body  # own organisation
+    assert "Orosanmälan gjord" in body  # statutory basis
+    assert "Kvarnbackaskolan" in body  # its source organisation is shown
+    assert "Hög frånvaro" not in body  # school entry without consent or basis
+    assert "tjejgruppen" not in body  # leisure entry
+
+
+def test_detail_read_is_recorded_per_entry(demo, client):
+    elsa = demo.cases["Elsa"]
+    page(client, demo["fritidsledare"], f"/arenden/{elsa.pk}/")
+    seen = set(AccessEvent.objects.filter(actor_username="fritidsledare",
+                                          object_type="cases.Entry")
+               .values_list("object_id", flat=True))
+    expected = {str(e.pk) for e in Entry.objects.filter(case=elsa)
+                if e.source_org_id == demo["fritidsledare"].organisation_id
+                or e.statutory_basis}
+    assert seen == expected
+    assert AccessEvent.objects.filter(actor_username="fritidsledare", action="view",
+                                      object_type="cases.Youth", case_id=elsa.pk).exists()
+
+
+def test_add_and_remove_member_and_access_ends_at_once(demo, client):
+    elsa = demo.cases["Elsa"]
+    lead, rektor = demo["koordinator"], demo["rektor2"]
+    log_in_verified(client, lead)
+    client.post(f"/arenden/{elsa.pk}/team/", {"username": "rektor2", "version": elsa.version})
+    assert page(client, rektor, f"/arenden/{elsa.pk}/").status_code == 200
+    elsa.refresh_from_db()
+    log_in_verified(client, lead)
+    client.post(f"/arenden/{elsa.pk}/team/rektor2/ta-bort/", {"version": elsa.version})
+    assert page(client, rektor, f"/arenden/{elsa.pk}/").status_code == 404
+    membership = CaseMember.objects.get(case=elsa, user=rektor)
+    assert membership.removed_at is not None and membership.removed_by == lead
+
+
+def test_member_from_another_municipality_is_refused(demo, client):
+    elsa = demo.cases["Elsa"]
+    log_in_verified(client, demo["koordinator"])
+    response = client.post(f"/arenden/{elsa.pk}/team/",
+                           {"username": "koordinator2", "version": elsa.version}, follow=True)
+    assert "Det finns ingen användare med det användarnamnet i kommunen." in (
+        response.content.decode())
+    assert not CaseMember.objects.filter(case=elsa, user=demo["koordinator2"]).exists()
+
+
+def test_stale_edit_is_refused_and_nothing_is_overwritten(demo, client):
+    elsa = demo.cases["Elsa"]
+    log_in_verified(client, demo["koordinator"])
+    stale = elsa.version
+    services.case_update(user=demo["koordinator"], case_id=elsa.pk, area="Norra",
+                         expected_version=stale)
+    response = client.post(f"/arenden/{elsa.pk}/andra/", {"area": "Centrum", "version": stale},
+                           follow=True)
+    assert "Ärendet har ändrats av någon annan" in response.content.decode()
+    elsa.refresh_from_db()
+    assert elsa.area == "Norra"
+
+
+def test_add_guardian_and_entry_through_pages(demo, client):
+    omar = demo.cases["Omar"]
+    log_in_verified(client, demo["koordinator"])
+    response = client.post(f"/arenden/{omar.pk}/vardnadshavare/ny/", {
+        "personnummer": "19760918-9811", "first_name": "Ali", "last_name": "Exempelsson",
+        "custodian": "on", "version": omar.version,
+    })
+    assert response.status_code == 302
+    assert Guardian.objects.filter(youth=omar.youth).count() == 2
+    log_in_verified(client, demo["polis"])
+    response = client.post(f"/arenden/{omar.pk}/anteckningar/ny/", {
+        "category": "police", "text": "Ny iakttagelse vid torget.",
+    })
+    assert response.status_code == 302
+    entry = Entry.objects.latest("id")
+    assert entry.source_org == demo["polis"].organisation
+    assert entry.author == demo["polis"]
+
+
+def test_entry_over_the_limit_is_refused_with_a_message(demo, client):
+    omar = demo.cases["Omar"]
+    log_in_verified(client, demo["polis"])
+    before = Entry.objects.count()
+    body = client.post(f"/arenden/{omar.pk}/anteckningar/ny/", {
+        "category": "police", "text": "x" * 20_001,
+    }).content.decode()
+    assert "20000" in body.replace("\u00a0", "").replace(" ", "")
+    assert Entry.objects.count() == before
+
+
+def test_protected_identity_contact_details_for_coordinator_only(demo, client):
+    lead = demo["koordinator"]
+    case = services.case_create(user=lead, personnummer=valid_pnr("120909"),
+                                first_name="Skyddad", last_name="Person",
+                                protected_identity=True, address="Hemliga vägen 1",
+                                phone="070-1234567")
+    services.member_add(user=lead, case_id=case.pk, username="skolkurator")
+    assert "Hemliga vägen 1" in page(client, lead, f"/arenden/{case.pk}/").content.decode()
+    body = page(client, demo["skolkurator"], f"/arenden/{case.pk}/").content.decode()
+    assert "Hemliga vägen 1" not in body and "070-1234567" not in body
+    assert "Visas endast för ärendets samordnare." in body
+
+
+def test_personal_models_str_holds_no_names(demo):
+    elsa = demo.cases["Elsa"]
+    texts = [str(elsa), str(elsa.youth), *(str(g) for g in elsa.youth.guardians.all()),
+             *(str(e) for e in elsa.entries.all())]
+    assert all("Elsa" not in t and "Demosson" not in t and "9801" not in t for t in texts)
