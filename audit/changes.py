@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from auditlog.context import set_actor
 from auditlog.registry import auditlog
 
+from audit import context
+
 
 def register_personal_model(model, *, exclude_fields=()):
     masked = [f.name for f in model._meta.concrete_fields if getattr(f, "encrypted", False)]
@@ -29,7 +31,7 @@ def register_personal_model(model, *, exclude_fields=()):
 def actor(user):
     """Name ``user`` as the author of the change-history entries written inside; used by
     services, so API calls (authenticated after the middleware ran) get an actor too."""
-    with set_actor(user):
+    with set_actor(user, remote_addr=context.current().ip):
         yield
 
 

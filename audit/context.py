@@ -12,6 +12,7 @@ import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from auditlog.middleware import AuditlogMiddleware
 from django.conf import settings
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -75,3 +76,19 @@ class RequestContextMiddleware:
             _current.reset(token)
         response["X-Request-ID"] = context.request_id
         return response
+
+
+def current_request_id() -> str | None:
+    """The request id, used as django-auditlog's correlation id so a change entry and
+    the access events of the same request can be matched."""
+    return current().request_id or None
+
+
+class ChangeHistoryMiddleware(AuditlogMiddleware):
+    """django-auditlog's middleware, reading the client address the same way as the
+    access events (the configured proxy header only). The stock middleware trusts
+    the first X-Forwarded-For value, which any client can set."""
+
+    @staticmethod
+    def _get_remote_addr(request):
+        return client_ip(request)

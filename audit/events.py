@@ -83,7 +83,6 @@ def record_many(events: list[dict]) -> list[AccessEvent]:
     if not built:
         return []
     with transaction.atomic():
-        for event in built:
-            event.save(force_insert=True)
+        built = AccessEvent.objects.bulk_create(built)  # ids come back on SQLite and PostgreSQL
         chain.append_many(ChainLink.RecordType.ACCESS, built)
     return built

@@ -105,7 +105,7 @@ MIDDLEWARE = [
     "sspf.middleware.SecondFactorRequiredMiddleware",
     "sspf.middleware.NoStoreMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "audit.context.ChangeHistoryMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -285,6 +285,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- django-auditlog ----------------------------------------------------------------------
 AUDITLOG_DISABLE_REMOTE_ADDR = False
+AUDITLOG_CID_GETTER = "audit.context.current_request_id"
 AUDITLOG_MASK_CALLABLE = "sspf.crypto.mask_for_change_history"
 
 # --- django-guardian -------------------------------------------------------------------

@@ -445,3 +445,17 @@ def test_staff_without_admin_role_cannot_open_the_listing(client, coordinator):
     response = client.get(reverse("admin:audit_accessevent_changelist"))
     assert response.status_code == 302
     assert "alice" not in response.content.decode()
+
+
+@override_settings(SSPF_CLIENT_IP_HEADER="HTTP_X_FORWARDED_FOR")
+def test_change_history_takes_the_address_from_the_configured_header(demo, client):
+    omar = demo.cases["Omar"]
+    log_in_verified(client, demo["polis"])
+    client.post(f"/arenden/{omar.pk}/anteckningar/ny/",
+                {"category": "police", "text": "Iakttagelse."},
+                HTTP_X_FORWARDED_FOR="6.6.6.6, 192.0.2.44")
+    entry = LogEntry.objects.latest("id")
+    assert entry.remote_addr == "192.0.2.44"
+    assert entry.actor_id == demo["polis"].pk
+    event = AccessEvent.objects.filter(action="create", object_type="cases.Entry").latest("id")
+    assert entry.cid == event.request_id  # change entry and access event share the request id
