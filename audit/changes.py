@@ -15,8 +15,11 @@ from auditlog.registry import auditlog
 from audit import context
 
 
-def register_personal_model(model, *, exclude_fields=()):
+def register_personal_model(model, *, exclude_fields=(), also_masked=()):
+    """``also_masked`` names plain fields that still say something about a person (a
+    birth date derived from the identity number, say)."""
     masked = [f.name for f in model._meta.concrete_fields if getattr(f, "encrypted", False)]
+    masked += list(also_masked)
     auditlog.register(
         model,
         mask_fields=masked,

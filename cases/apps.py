@@ -10,6 +10,8 @@ class CasesConfig(AppConfig):
         from audit.changes import register_personal_model
         from cases import models
 
+        derived = {models.Youth: ["birth_date", "gender"]}
         for model in (models.Youth, models.Guardian, models.Case, models.CaseMember,
                       models.Entry):
-            register_personal_model(model, exclude_fields=["personnummer_index"])
+            register_personal_model(model, exclude_fields=["personnummer_index"],
+                                    also_masked=derived.get(model, []))

@@ -238,3 +238,17 @@ def test_personal_models_str_holds_no_names(demo):
     texts = [str(elsa), str(elsa.youth), *(str(g) for g in elsa.youth.guardians.all()),
              *(str(e) for e in elsa.entries.all())]
     assert all("Elsa" not in t and "Demosson" not in t and "9801" not in t for t in texts)
+
+
+def test_change_history_of_case_records_holds_no_personal_values(demo):
+    from auditlog.models import LogEntry
+
+    elsa = demo.cases["Elsa"]
+    entries = LogEntry.objects.all()
+    assert entries.count() > 10
+    dump = " ".join(f"{e.changes} {e.object_repr} {e.serialized_data}" for e in entries)
+    for value in ("Elsa", "Demosson", "9801", "2011-03-14", "Hög frånvaro", "Maria"):
+        assert value not in dump, value
+    youth_entry = LogEntry.objects.get_for_object(elsa.youth).get(action=LogEntry.Action.CREATE)
+    assert youth_entry.changes["first_name"][1] == "[krypterat]"
+    assert youth_entry.actor_id == demo["koordinator"].pk
