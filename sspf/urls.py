@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
+from django.views.i18n import set_language
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -14,6 +15,7 @@ urlpatterns = [
     path("admin/login/", views.admin_login_redirect),
     path("admin/", admin.site.urls),
     path("profil/", views.profile, name="profile"),
+    path("sprak/", login_not_required(set_language), name="set_language"),
     path("api/v1/", include("cases.api_urls")),
     # Pages for logged-in staff; DRF exempts its views from the login middleware, so
     # they are wrapped again.

@@ -59,6 +59,8 @@ MATRIX = {
     "logout/": (PAGE, "post", "/logout/", {}, by_role(302, **{ANON: 302})),
     "admin/login/": (PAGE, "get", "/admin/login/", None, by_role(302, **{ANON: 302})),
     "profil/": (PAGE, "get", "/profil/", None, by_role(200, **{ANON: 302})),
+    "sprak/": (PAGE, "post", "/sprak/", {"language": "en", "next": "/"},
+               by_role(302, **{ANON: 302})),
     "api/schema/": (PAGE, "get", "/api/schema/", None, by_role(200, **{ANON: 302})),
     "api/docs/": (PAGE, "get", "/api/docs/", None, by_role(200, **{ANON: 302})),
     "arenden/": (PAGE, "get", "/arenden/", None, by_role(200, **{ANON: 302})),

@@ -218,3 +218,16 @@ def test_settings_language_and_zone():
     assert settings.LANGUAGE_CODE == "sv"
     assert settings.TIME_ZONE == "Europe/Stockholm"
     assert ("en", "Engelska") in [(c, str(n)) for c, n in settings.LANGUAGES]
+
+
+def test_pages_are_swedish_whatever_the_browser_asks(client):
+    body = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en-GB,en").content.decode()
+    assert "Logga in" in body
+
+
+def test_the_language_switch_gives_english_pages(client):
+    response = client.post("/sprak/", {"language": "en", "next": "/login/"})
+    assert response.status_code == 302
+    body = client.get(reverse("login")).content.decode()
+    assert "Log in" in body and "Logga in" not in body
+    assert client.get(reverse("login"))["Content-Language"] == "en"
