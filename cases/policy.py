@@ -8,8 +8,10 @@ is answered here and nowhere else.
   ``view_case`` object permission (CaseUserObjectPermission, a direct foreign key), and
   only within the member's own municipality. Leaving the team removes the permission,
   so access ends with the next request.
-- An entry from organisation S reaches a member of organisation V when S == V or the
-  entry carries a statutory basis. (Consent joins this rule with the consent issue.)
+- An entry from organisation S reaches a member of organisation V when S == V, the
+  entry carries a statutory basis, or the effective consent covers S, V and the
+  entry's category. Consent is asked through ``register_crossing_rule`` (the consent
+  app registers its rule at start), so this module does not depend on consent.
 - A protected-identity person's address and phone are shown to the case's
   coordinators only.
 - Lists are querysets filtered in SQL. What the user may not see answers 404
@@ -23,6 +25,7 @@ be lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 
 from django.core.exceptions import PermissionDenied
@@ -33,6 +36,8 @@ import audit
 from audit.models import Action, Outcome
 from cases.models import Case, CaseUserObjectPermission, Entry, Guardian, Youth
 from sspf.roles import CASE_WORK_ROLES, Role
+
+MAX_ID = 2**63 - 1
 
 
 class NotVisible(Http404):
@@ -47,6 +52,7 @@ class CaseAction(Enum):
     VIEW = "view"
     ADD_ENTRY = "add_entry"
     MANAGE = "manage"  # team, guardians and the case's own fields
+    RECORD_CONSENT = "record_consent"  # record and withdraw consent
 
 
 def works_on_cases(user) -> bool:
@@ -81,6 +87,10 @@ def may(user, case: Case, action: CaseAction) -> bool:
         return True
     if action is CaseAction.ADD_ENTRY:
         return case.status == Case.Status.OPEN and user.has_perm("cases.add_entry")
+    if action is CaseAction.RECORD_CONSENT:
+        if user.role == Role.SOCIAL_WORKER:
+            return case.municipality.social_worker_records_consent
+        action = CaseAction.MANAGE
     if action is CaseAction.MANAGE:
         return (
             user.role == Role.COORDINATOR
@@ -119,7 +129,9 @@ def require_case(user, case_id, action: CaseAction = CaseAction.VIEW) -> Case:
     try:
         case_pk = int(case_id)
     except (TypeError, ValueError):
-        raise deny(user, status=404, object_type="cases.Case", object_id=case_id) from None
+        case_pk = 0
+    if not 0 < case_pk <= MAX_ID:  # no such id can exist; it must not reach a bigint column
+        raise deny(user, status=404, object_type="cases.Case", object_id=str(case_id)[:64])
     case = visible_cases(user).filter(pk=case_pk).select_related("youth").first()
     if case is None:
         raise deny(user, status=404, object_type="cases.Case", object_id=case_pk,
@@ -136,12 +148,27 @@ def require_create_case(user) -> None:
                    purpose="create")
 
 
+_crossing_rules: list[Callable[[object, Case], Q]] = []
+
+
+def register_crossing_rule(rule: Callable[[object, Case], Q]) -> None:
+    """Let another part (consent) add a condition under which an entry from another
+    organisation crosses to the user: ``rule(user, case)`` returns a Q over Entry.
+    The rule is consulted on every request; it must return a Q that matches nothing
+    when it allows nothing."""
+    if rule not in _crossing_rules:
+        _crossing_rules.append(rule)
+
+
 def visible_entries(user, case: Case) -> QuerySet[Entry]:
     """The entries of a case (already checked visible) that cross to the user's
-    organisation."""
+    organisation: its own, those with a statutory basis, and those a registered
+    crossing rule (the effective consent) lets through."""
     if not works_on_cases(user):
         return Entry.objects.none()
     crosses = Q(source_org_id=user.organisation_id) | ~Q(statutory_basis="")
+    for rule in _crossing_rules:
+        crosses |= rule(user, case)
     return Entry.objects.filter(case=case).filter(crosses)
 
 

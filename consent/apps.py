@@ -5,3 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class ConsentConfig(AppConfig):
     name = "consent"
     verbose_name = _("Samtycken")
+
+    def ready(self):
+        from audit.changes import register_personal_model
+        from cases import policy
+        from consent import enforcement
+        from consent.models import ConsentGrant
+
+        register_personal_model(ConsentGrant)
+        # The policy asks consent through this rule; cases never imports consent.
+        policy.register_crossing_rule(enforcement.entries_crossing_by_consent)

@@ -52,6 +52,9 @@ class Municipality(models.Model):
         _("områden"), default=list, blank=True,
         help_text=_("Områden som ärenden och lägesbild delas in i, t.ex. stadsdelar."),
     )
+    social_worker_records_consent = models.BooleanField(
+        _("socialsekreterare får registrera och återkalla samtycken"), default=False
+    )
     suppression_threshold = models.PositiveSmallIntegerField(
         _("minsta cellstorlek i lägesbilden (k)"),
         default=5,

@@ -17,6 +17,8 @@ urlpatterns = [
     path("profil/", views.profile, name="profile"),
     path("sprak/", login_not_required(set_language), name="set_language"),
     path("api/v1/", include("cases.api_urls")),
+    path("api/v1/", include("consent.api_urls")),
+    path("", include("consent.urls")),
     # Pages for logged-in staff; DRF exempts its views from the login middleware, so
     # they are wrapped again.
     path("api/schema/", login_required(SpectacularAPIView.as_view()), name="api_schema"),

@@ -78,6 +78,12 @@ MATRIX = {
         PAGE, "get", "/arenden/{case}/vardnadshavare/ny/", None, team(403, lead=200)),
     "arenden/<int:case_id>/anteckningar/ny/": (
         PAGE, "get", "/arenden/{case}/anteckningar/ny/", None, team(200)),
+    "arenden/<int:case_id>/samtycken/": (PAGE, "get", "/arenden/{case}/samtycken/", None,
+                                         team(200)),
+    "arenden/<int:case_id>/samtycken/nytt/": (PAGE, "get", "/arenden/{case}/samtycken/nytt/",
+                                              None, team(403, lead=200)),
+    "samtycken/<int:grant_id>/aterkalla/": (PAGE, "get", "/samtycken/{grant}/aterkalla/", None,
+                                            team(403, lead=200)),
     # --- API v1 (token) ---
     "api/v1/me/": (API, "get", "/api/v1/me/", None, by_role(200, **{ANON: 401})),
     "api/v1/organisations/": (API, "get", "/api/v1/organisations/", None,
@@ -98,6 +104,13 @@ MATRIX = {
                                               None, team(200, anonymous=401)),
     "api/v1/cases/<int:case_id>/entries/": (API, "get", "/api/v1/cases/{case}/entries/", None,
                                             team(200, anonymous=401)),
+    "api/v1/cases/<int:case_id>/consents/": (API, "get", "/api/v1/cases/{case}/consents/", None,
+                                             team(200, anonymous=401)),
+    "api/v1/cases/<int:case_id>/consent-status/": (
+        API, "get", "/api/v1/cases/{case}/consent-status/", None, team(200, anonymous=401)),
+    "api/v1/consents/<int:grant_id>/withdraw/": (
+        API, "post", "/api/v1/consents/{grant}/withdraw/", {},
+        team(403, lead=400, anonymous=401)),
 }
 
 # Further methods on the same patterns, with the same rule: who passes the policy gets
@@ -107,6 +120,9 @@ EXTRA = [
     (API, "patch", "/api/v1/cases/{case}/", {}, team(403, lead=400, anonymous=401)),
     (API, "post", "/api/v1/cases/{case}/guardians/", {}, team(403, lead=400, anonymous=401)),
     (API, "post", "/api/v1/cases/{case}/entries/", {}, team(400, anonymous=401)),
+    (API, "post", "/api/v1/cases/{case}/consents/", {}, team(403, lead=400, anonymous=401)),
+    (PAGE, "post", "/arenden/{case}/samtycken/nytt/", {}, team(403, lead=200)),
+    (PAGE, "post", "/samtycken/{grant}/aterkalla/", {}, team(403, lead=200)),
     (PAGE, "post", "/arenden/{case}/anteckningar/ny/", {}, team(200)),
     (PAGE, "post", "/arenden/{case}/vardnadshavare/ny/", {}, team(403, lead=200)),
     (PAGE, "post", "/arenden/{case}/andra/", {}, team(403, lead=200)),
@@ -159,6 +175,16 @@ def _request(kind, method, path, body, who, demo, api_client, client):
     return client.post(path, body or {})
 
 
+def _narrow_grant(demo, case):
+    """A grant to withdraw, scoped so that it lets no demo entry cross."""
+    from consent.services import grant_record
+
+    return grant_record(user=demo["koordinator"], case_id=case.pk, giver_type="youth",
+                        organisations=[demo["polis"].organisation_id,
+                                       demo["fritidsledare"].organisation_id],
+                        categories=["health"], purpose="Matris", form="written")
+
+
 ROWS = [(route, *row) for route, row in MATRIX.items()] + [
     (f"{row[1].upper()} {row[2]}", *row) for row in EXTRA
 ]
@@ -171,7 +197,8 @@ ROWS = [(route, *row) for route, row in MATRIX.items()] + [
 def test_matrix(label, kind, method, template, body, statuses, demo, api_client, client):
     elsa = demo.cases["Elsa"]
     secrets = personal_strings(elsa)
-    path = template.format(case=elsa.pk)
+    grant_id = _narrow_grant(demo, elsa).pk if "{grant}" in template else None
+    path = template.format(case=elsa.pk, grant=grant_id)
     for who in [*EVERYONE, ANON]:
         expected = statuses[who]
         response = _request(kind, method, path, body, who, demo, api_client, client)

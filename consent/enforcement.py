@@ -1,0 +1,62 @@
+"""Consent as the access policy sees it: the effective consent of a case now, and the
+rule that lets entries cross organisation lines by it. Read on every request, so a
+withdrawal or an expiry counts from the very next one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+from django.utils import timezone
+
+from cases.models import Case, Guardian
+from consent import rules
+from consent.models import ConsentGrant
+
+
+@dataclass(frozen=True)
+class CaseConsent:
+    required: list[rules.Giver]
+    grants: list[rules.Grant]
+    effective: rules.Scope | None
+    now: datetime
+
+
+def as_rule_grant(grant: ConsentGrant) -> rules.Grant:
+    giver = (rules.Giver.youth() if grant.giver_type == ConsentGrant.GiverType.YOUTH
+             else rules.Giver.guardian(grant.guardian_id))
+    return rules.Grant(
+        id=grant.pk, giver=giver,
+        organisations=frozenset(o.pk for o in grant.organisations.all()),
+        categories=frozenset(grant.categories),
+        given_on=grant.given_on, valid_until=grant.valid_until,
+        withdrawn_at=grant.withdrawn_at,
+    )
+
+
+def case_consent(case: Case, *, now: datetime | None = None) -> CaseConsent:
+    now = timezone.localtime(now)
+    youth = case.youth
+    required = []
+    if youth.birth_date is not None:
+        custodians = Guardian.objects.filter(youth_id=youth.pk, custodian=True)
+        required = rules.required_givers(
+            birth_date=youth.birth_date,
+            custodian_ids=custodians.values_list("pk", flat=True),
+            own_consent_age=case.municipality.own_consent_age,
+            on=now.date(),
+        )
+    grants = [as_rule_grant(g) for g in
+              ConsentGrant.objects.filter(case=case).prefetch_related("organisations")]
+    effective = rules.effective_consent(required=required, grants=grants, now=now)
+    return CaseConsent(required=required, grants=grants, effective=effective, now=now)
+
+
+def entries_crossing_by_consent(user, case: Case) -> Q:
+    scope = case_consent(case).effective
+    if scope is None or user.organisation_id not in scope.organisations:
+        return Q(pk__in=[])
+    return Q(source_org_id__in=scope.organisations, category__in=scope.categories)
+
+

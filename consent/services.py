@@ -1,0 +1,128 @@
+"""Recording and withdrawing consent. Grants are never edited: a change is a new
+grant, a withdrawal a stamp. Each write asks the policy, validates every field before
+anything is written, and records its event in the same transaction."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+import audit
+from audit.changes import actor as change_actor
+from audit.models import Action
+from cases import policy
+from cases.models import Guardian
+from consent.models import ConsentGrant
+from consent.rules import CATEGORIES
+from sspf.models import Organisation
+
+PURPOSE_MAX = 1000
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def grant_record(*, user, case_id, giver_type: str, guardian_id=None, organisations,
+                 categories, purpose: str, form: str, given_on: date | None = None,
+                 valid_until: date | None = None) -> ConsentGrant:
+    case = policy.require_case(user, case_id, policy.CaseAction.RECORD_CONSENT)
+    errors: dict = {}
+    today = timezone.localdate()
+    guardian = None
+    if giver_type == ConsentGrant.GiverType.GUARDIAN:
+        guardian = Guardian.objects.filter(pk=guardian_id, youth_id=case.youth_id).first() \
+            if str(guardian_id or "").isdigit() else None
+        if guardian is None:
+            errors["giver"] = [_("Givaren är inte vårdnadshavare för den unge i ärendet.")]
+    elif giver_type != ConsentGrant.GiverType.YOUTH:
+        errors["giver"] = [_("Givaren ska vara den unge eller en vårdnadshavare.")]
+
+    org_ids = []
+    for value in organisations or []:
+        try:
+            org_ids.append(int(value))
+        except (TypeError, ValueError):
+            errors["organisations"] = [_("Organisationerna anges med sina id-nummer.")]
+    org_ids = sorted(set(org_ids))
+    found = list(Organisation.objects.filter(pk__in=org_ids,
+                                             municipality_id=case.municipality_id))
+    if "organisations" not in errors:
+        if len(found) != len(org_ids):
+            errors["organisations"] = [
+                _("Minst en organisation hör inte till ärendets kommun.")]
+        elif len(found) < 2:
+            errors["organisations"] = [_("Välj minst två organisationer som får dela.")]
+
+    categories = list(dict.fromkeys(categories or []))
+    unknown = [c for c in categories if c not in CATEGORIES]
+    if unknown or not categories:
+        errors["categories"] = [_("Välj en eller flera av kategorierna: %(choices)s.")
+                                % {"choices": ", ".join(CATEGORIES)}]
+    purpose = (purpose or "").strip()
+    if not purpose:
+        errors["purpose"] = [_("Ange syftet med samtycket.")]
+    elif len(purpose) > PURPOSE_MAX:
+        errors["purpose"] = [_("Syftet får vara högst %(max)d tecken.") % {"max": PURPOSE_MAX}]
+    if form not in ConsentGrant.Form.values:
+        errors["form"] = [_("Formen ska vara skriftligt eller muntligt.")]
+    given_on = given_on or today
+    if given_on > today:
+        errors["given_on"] = [_("Samtycket kan inte vara lämnat i framtiden.")]
+    valid_until = valid_until or add_months(given_on, case.municipality.consent_validity_months)
+    if valid_until < given_on:
+        errors["valid_until"] = [_("Slutdatum kan inte ligga före datumet då samtycket lämnades.")]
+    if errors:
+        raise ValidationError(errors)
+
+    with change_actor(user), transaction.atomic():
+        grant = ConsentGrant.objects.create(
+            case=case, giver_type=giver_type, guardian=guardian, categories=categories,
+            purpose=purpose, form=form, given_on=given_on, valid_until=valid_until,
+            recorded_by=user,
+        )
+        grant.organisations.set(found)
+        audit.record(action=Action.CONSENT_GIVEN, object_type="consent.ConsentGrant",
+                     object_id=grant.pk, case_id=case.pk, youth_id=case.youth_id)
+    return grant
+
+
+def require_grant(user, grant_id) -> ConsentGrant:
+    """The grant, if the user may record consent on its case; else a recorded 404/403.
+    A missing grant and one in a case the user does not see answer alike."""
+    grant = None
+    if str(grant_id).isdigit() and int(grant_id) <= policy.MAX_ID:
+        grant = ConsentGrant.objects.filter(pk=int(grant_id)).select_related("case").first()
+    if grant is None:
+        raise policy.deny(user, status=404, object_type="consent.ConsentGrant",
+                          object_id=str(grant_id)[:64])
+    policy.require_case(user, grant.case_id, policy.CaseAction.RECORD_CONSENT)
+    return grant
+
+
+def grant_withdraw(*, user, grant_id, reason: str) -> ConsentGrant:
+    grant = require_grant(user, grant_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Ange skälet till återkallelsen.")]})
+    if len(reason) > PURPOSE_MAX:
+        raise ValidationError({"reason": [_("Skälet får vara högst %(max)d tecken.")
+                                          % {"max": PURPOSE_MAX}]})
+    with change_actor(user), transaction.atomic():
+        grant = ConsentGrant.objects.select_for_update().select_related("case").get(pk=grant.pk)
+        if grant.withdrawn_at is not None:
+            raise ValidationError({"reason": [_("Samtycket är redan återkallat.")]})
+        grant.withdrawn_at = timezone.now()
+        grant.withdrawn_by = user
+        grant.withdrawal_reason = reason
+        grant.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+        audit.record(action=Action.CONSENT_WITHDRAWN, object_type="consent.ConsentGrant",
+                     object_id=grant.pk, case_id=grant.case_id, youth_id=grant.case.youth_id)
+    return grant

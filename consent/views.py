@@ -1,0 +1,89 @@
+"""Consent pages: the case's consent status and history, recording a grant,
+withdrawing one."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from cases import policy
+from consent import selectors, services
+from consent.forms import GrantForm, WithdrawForm
+from consent.models import ConsentGrant
+from sspf.models import Organisation
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def consent_overview(request, case_id):
+    overview = selectors.consent_overview(user=request.user, case_id=case_id)
+    organisations = {o.pk: o.name for o in
+                     Organisation.objects.filter(municipality_id=overview.case.municipality_id)}
+    effective = overview.status.effective
+    return render(request, "consent/overview.html", {
+        "o": overview, "case": overview.case, "active_ids": overview.active_ids(),
+        "effective_orgs": sorted(organisations[i] for i in effective.organisations
+                                 if i in organisations) if effective else [],
+        "effective_categories": sorted(effective.categories) if effective else [],
+        "required_labels": [
+            _("den unge") if g.type == "youth" else
+            f"{overview.guardians[g.id].first_name} {overview.guardians[g.id].last_name}"
+            for g in overview.status.required
+        ],
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def grant_create(request, case_id):
+    overview = selectors.consent_overview(user=request.user, case_id=case_id)
+    case = overview.case
+    if not overview.may_record:
+        raise policy.deny(request.user, status=403, object_type="cases.Case", object_id=case.pk,
+                          case_id=case.pk, youth_id=case.youth_id, purpose="record_consent")
+    givers = [("youth", _("Den unge"))] + [
+        (f"guardian:{g.pk}", f"{_('Vårdnadshavare')}: {g.first_name} {g.last_name}")
+        for g in overview.guardians.values()
+    ]
+    orgs = Organisation.objects.filter(municipality_id=case.municipality_id).order_by("name")
+    team_orgs = {str(m.user.organisation_id) for m in case.memberships.filter(
+        removed_at__isnull=True).select_related("user")}
+    form = GrantForm(request.POST or None, givers=givers,
+                     organisations=[(str(o.pk), o.name) for o in orgs],
+                     initial={"organisations": sorted(team_orgs), "form": "written"})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        giver_type, _sep, guardian_id = data["giver"].partition(":")
+        try:
+            services.grant_record(
+                user=request.user, case_id=case.pk, giver_type=giver_type,
+                guardian_id=guardian_id or None, organisations=data["organisations"],
+                categories=data["categories"], purpose=data["purpose"], form=data["form"],
+                given_on=data["given_on"], valid_until=data["valid_until"])
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Samtycket är registrerat."))
+            return redirect("consent_overview", case_id=case.pk)
+    return render(request, "consent/grant_form.html", {"form": form, "case": case})
+
+
+@require_http_methods(["GET", "POST"])
+def grant_withdraw(request, grant_id):
+    grant: ConsentGrant = services.require_grant(request.user, grant_id)
+    form = WithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.grant_withdraw(user=request.user, grant_id=grant.pk,
+                                    reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Samtycket är återkallat. Det gäller från och med nu."))
+            return redirect("consent_overview", case_id=grant.case_id)
+    return render(request, "consent/withdraw_form.html", {"form": form, "grant": grant})

@@ -1,0 +1,110 @@
+"""consent.rules: who must consent, and the effective consent, as a table."""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from consent.rules import Giver, Grant, Scope, effective_consent, required_givers
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
+TODAY = NOW.date()
+YOUTH, MUM, DAD = Giver.youth(), Giver.guardian(1), Giver.guardian(2)
+ALL_ORGS = frozenset({10, 20, 30})
+ALL_CATS = frozenset({"basic", "school", "social"})
+
+
+def born_years_ago(years, days_after=0):
+    return date(TODAY.year - years, TODAY.month, TODAY.day) + timedelta(days=days_after)
+
+
+def grant(gid, giver, orgs=ALL_ORGS, cats=ALL_CATS, given=date(2026, 1, 1),
+          until=date(2026, 12, 31), withdrawn=None):
+    return Grant(id=gid, giver=giver, organisations=frozenset(orgs), categories=frozenset(cats),
+                 given_on=given, valid_until=until, withdrawn_at=withdrawn)
+
+
+@pytest.mark.parametrize(
+    ("age", "custodians", "own_age", "expected"),
+    [
+        (13, [1, 2], 15, [MUM, DAD]),
+        (14, [1], 15, [MUM]),
+        (15, [1, 2], 15, [YOUTH, MUM, DAD]),
+        (17, [1], 15, [YOUTH, MUM]),
+        (17, [1], 18, [MUM]),  # a municipality that asks the youth only at 18
+        (18, [1, 2], 15, [YOUTH]),
+        (13, [], 15, []),  # nobody registered yet: nobody can consent
+    ],
+)
+def test_required_givers(age, custodians, own_age, expected):
+    assert required_givers(birth_date=born_years_ago(age), custodian_ids=custodians,
+                           own_consent_age=own_age, on=TODAY) == expected
+
+
+def test_age_counts_from_the_birthday_itself():
+    day_before_15th = born_years_ago(15, days_after=1)
+    assert required_givers(birth_date=day_before_15th, custodian_ids=[1], own_consent_age=15,
+                           on=TODAY) == [MUM]
+
+
+def test_effective_is_the_intersection_of_all_required_givers():
+    scope = effective_consent(
+        required=[YOUTH, MUM, DAD],
+        grants=[grant(1, YOUTH, orgs={10, 20, 30}, cats={"school", "social"}),
+                grant(2, MUM, orgs={10, 20}, cats={"school", "social", "basic"}),
+                grant(3, DAD, orgs={10, 20, 30}, cats={"school"})],
+        now=NOW)
+    assert scope == Scope(organisations=frozenset({10, 20}), categories=frozenset({"school"}))
+    assert scope.allows(source_org=10, viewer_org=20, category="school")
+    assert not scope.allows(source_org=10, viewer_org=30, category="school")
+    assert not scope.allows(source_org=10, viewer_org=20, category="social")
+
+
+@pytest.mark.parametrize(
+    ("grants", "why"),
+    [
+        ([grant(1, MUM)], "one of two custodians has not consented"),
+        ([grant(1, MUM), grant(2, DAD, until=date(2026, 11, 21))], "expired yesterday"),
+        ([grant(1, MUM), grant(2, DAD, withdrawn=NOW - timedelta(minutes=1))], "withdrawn"),
+        ([grant(1, MUM), grant(2, DAD, given=date(2026, 11, 23))], "given in the future"),
+        ([grant(1, MUM), grant(2, Giver.guardian(9))], "a guardian without custody"),
+        ([], "no grant at all"),
+    ],
+)
+def test_no_effective_consent(grants, why):
+    assert effective_consent(required=[MUM, DAD], grants=grants, now=NOW) is None, why
+
+
+def test_no_required_giver_means_no_effective_consent():
+    assert effective_consent(required=[], grants=[grant(1, YOUTH)], now=NOW) is None
+
+
+def test_valid_through_the_last_day_and_withdrawal_later_today_still_counts():
+    scope = effective_consent(
+        required=[MUM],
+        grants=[grant(1, MUM, until=TODAY, withdrawn=NOW + timedelta(hours=1))], now=NOW)
+    assert scope is not None
+
+
+def test_a_newer_grant_replaces_the_givers_older_one():
+    older = grant(1, MUM, cats={"school", "social"}, given=date(2026, 1, 1))
+    newer = grant(2, MUM, cats={"school"}, given=date(2026, 6, 1))
+    scope = effective_consent(required=[MUM], grants=[newer, older], now=NOW)
+    assert scope.categories == frozenset({"school"})
+
+
+def test_withdrawing_the_newer_grant_does_not_revive_the_older_one():
+    older = grant(1, MUM, cats={"school", "social"}, given=date(2026, 1, 1))
+    newer = grant(2, MUM, cats={"school"}, given=date(2026, 6, 1), withdrawn=NOW)
+    assert effective_consent(required=[MUM], grants=[older, newer], now=NOW) is None
+
+
+@pytest.mark.parametrize("age", [13, 15, 17, 18])
+def test_ages_table_with_two_custodians_and_partial_scopes(age):
+    required = required_givers(birth_date=born_years_ago(age), custodian_ids=[1, 2],
+                               own_consent_age=15, on=TODAY)
+    grants = [grant(1, YOUTH, orgs={10, 20}), grant(2, MUM, orgs={10, 20, 30}),
+              grant(3, DAD, orgs={20, 30})]
+    scope = effective_consent(required=required, grants=grants, now=NOW)
+    expected = {13: {20, 30}, 15: {20}, 17: {20}, 18: {10, 20}}[age]
+    assert scope.organisations == frozenset(expected)
