@@ -173,8 +173,9 @@ def visible_entries(user, case: Case) -> QuerySet[Entry]:
 
 
 def may_see_contact_details(user, person: Youth | Guardian, case: Case) -> bool:
-    """Address and phone: to the team, except a protected identity's, which only the
-    case's coordinators see."""
-    if not person.protected_identity:
+    """Address and phone: to the team, except when the person or the young person of the
+    case has a protected identity (a guardian usually shares the young person's
+    address); then only the case's coordinators see them."""
+    if not (person.protected_identity or case.youth.protected_identity):
         return True
     return may(user, case, CaseAction.MANAGE)

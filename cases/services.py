@@ -117,8 +117,11 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
                 raise duplicate
             youth.personnummer = number.formatted
             youth.first_name, youth.last_name = person["first_name"], person["last_name"]
-            youth.address, youth.phone = person["address"], person["phone"]
-            youth.protected_identity = bool(protected_identity)
+            # A returning young person keeps contact details not given again, and a
+            # protected identity is never lifted by leaving the box unticked.
+            youth.address = person["address"] or youth.address
+            youth.phone = person["phone"] or youth.phone
+            youth.protected_identity = youth.protected_identity or bool(protected_identity)
             youth.birth_date = number.birth_date
             youth.gender = number.gender
             youth.save()

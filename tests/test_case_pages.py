@@ -252,3 +252,31 @@ def test_change_history_of_case_records_holds_no_personal_values(demo):
     youth_entry = LogEntry.objects.get_for_object(elsa.youth).get(action=LogEntry.Action.CREATE)
     assert youth_entry.changes["first_name"][1] == "[krypterat]"
     assert youth_entry.actor_id == demo["koordinator"].pk
+
+
+def test_guardian_address_is_hidden_when_the_young_person_is_protected(demo, client):
+    lead = demo["koordinator"]
+    case = services.case_create(user=lead, personnummer=valid_pnr("121010"),
+                                first_name="Skyddad", last_name="Ungdom",
+                                protected_identity=True)
+    services.guardian_add(user=lead, case_id=case.pk, personnummer="19740312-9807",
+                          first_name="Öppen", last_name="Förälder", address="Gemensamma gatan 2")
+    services.member_add(user=lead, case_id=case.pk, username="skolkurator")
+    body = page(client, demo["skolkurator"], f"/arenden/{case.pk}/").content.decode()
+    assert "Gemensamma gatan 2" not in body
+    assert "Gemensamma gatan 2" in page(client, lead, f"/arenden/{case.pk}/").content.decode()
+
+
+def test_reopening_for_a_returning_young_person_keeps_protection_and_contact(demo):
+    lead = demo["koordinator"]
+    pnr = valid_pnr("121111")
+    case = services.case_create(user=lead, personnummer=pnr, first_name="Åter",
+                                last_name="Kommande", protected_identity=True, phone="070-1")
+    case.status, case.closed_at = Case.Status.CLOSED, case.opened_at
+    case.save()
+    again = services.case_create(user=lead, personnummer=pnr, first_name="Åter",
+                                 last_name="Kommande")
+    assert again.youth_id == case.youth_id
+    again.youth.refresh_from_db()
+    assert again.youth.protected_identity is True
+    assert again.youth.phone == "070-1"

@@ -108,3 +108,11 @@ def test_ages_table_with_two_custodians_and_partial_scopes(age):
     scope = effective_consent(required=required, grants=grants, now=NOW)
     expected = {13: {20, 30}, 15: {20}, 17: {20}, 18: {10, 20}}[age]
     assert scope.organisations == frozenset(expected)
+
+
+@pytest.mark.django_db
+def test_consent_categories_are_the_entry_categories():
+    from cases.models import Entry
+    from consent.rules import CATEGORIES
+
+    assert list(CATEGORIES) == list(Entry.Category.values)
