@@ -132,7 +132,7 @@ def require_case(user, case_id, action: CaseAction = CaseAction.VIEW) -> Case:
         case_pk = 0
     if not 0 < case_pk <= MAX_ID:  # no such id can exist; it must not reach a bigint column
         raise deny(user, status=404, object_type="cases.Case", object_id=str(case_id)[:64])
-    case = visible_cases(user).filter(pk=case_pk).select_related("youth").first()
+    case = visible_cases(user).filter(pk=case_pk).select_related("youth", "municipality").first()
     if case is None:
         raise deny(user, status=404, object_type="cases.Case", object_id=case_pk,
                    case_id=case_pk)

@@ -4,6 +4,7 @@ transaction fails and nothing is returned."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -31,6 +32,28 @@ def personnummer_index(value: str) -> str:
     return blind_index(number.normalised, purpose=PNR_INDEX)
 
 
+_flag_providers: list[Callable[[list[Case]], dict[int, list[str]]]] = []
+
+
+def register_case_flags(provider: Callable[[list[Case]], dict[int, list[str]]]) -> None:
+    """Let another part (consent) put short warnings on cases in lists and on the case
+    page: ``provider(cases)`` returns ``{case_id: [text, ...]}`` for the cases given, in
+    a bounded number of queries."""
+    if provider not in _flag_providers:
+        _flag_providers.append(provider)
+
+
+def _flag(cases: list[Case]) -> None:
+    for case in cases:
+        case.flags = []
+    if not cases:
+        return
+    for provider in _flag_providers:
+        found = provider(cases)
+        for case in cases:
+            case.flags += found.get(case.pk, [])
+
+
 def _record_case_rows(cases, action=Action.LIST, purpose=""):
     audit.record_many(
         [
@@ -51,7 +74,7 @@ def _active_members() -> Prefetch:
 
 
 def _case_rows(user, status: str | None) -> QuerySet[Case]:
-    cases = policy.visible_cases(user).select_related("youth").prefetch_related(
+    cases = policy.visible_cases(user).select_related("youth", "municipality").prefetch_related(
         _active_members())
     if status:
         cases = cases.filter(status=status)
@@ -67,6 +90,7 @@ def case_page(*, user, status: str | None = None, page: int | str = 1,
         result = Paginator(_case_rows(user, status), per_page).get_page(page)
         rows = list(result.object_list)
         _record_case_rows(rows)
+        _flag(rows)
     result.object_list = rows
     return result
 
@@ -80,6 +104,7 @@ def case_search(*, user, personnummer: str) -> list[Case]:
         audit.record(action=Action.SEARCH, object_type="cases.Youth",
                      purpose=f"identity number search, {len(rows)} hit(s)")
         _record_case_rows(rows, action=Action.SEARCH)
+        _flag(rows)
     return rows
 
 
@@ -122,6 +147,7 @@ def case_detail(*, user, case_id) -> CaseDetail:
             may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),
         )
         _record_case_detail(case, guardians, entries)
+        _flag([case])
     return detail
 
 
@@ -170,4 +196,5 @@ def coordinator_open_cases(*, user, limit: int = 10) -> list[Case]:
     with transaction.atomic():
         rows = list(_case_rows(user, Case.Status.OPEN)[:limit])
         _record_case_rows(rows)
+        _flag(rows)
     return rows

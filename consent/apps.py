@@ -8,10 +8,11 @@ class ConsentConfig(AppConfig):
 
     def ready(self):
         from audit.changes import register_personal_model
-        from cases import policy
+        from cases import policy, selectors
         from consent import enforcement
         from consent.models import ConsentGrant
 
         register_personal_model(ConsentGrant)
         # The policy asks consent through this rule; cases never imports consent.
         policy.register_crossing_rule(enforcement.entries_crossing_by_consent)
+        selectors.register_case_flags(enforcement.consent_flags)

@@ -237,3 +237,24 @@ def test_withdrawal_of_an_invisible_grant_answers_404(demo, api_client):
     assert response.status_code == missing.status_code == 404
     assert response.json() == missing.json()
     assert ConsentGrant.objects.filter(withdrawn_at__isnull=False).count() == 0
+
+
+def test_cases_without_consent_are_flagged_in_lists_and_on_the_page(demo, client):
+    elsa, omar = demo.cases["Elsa"], demo.cases["Omar"]
+    grants = give_all(demo, elsa)
+    log_in_verified(client, demo["koordinator"])
+    listing = client.get("/arenden/").content.decode()
+    row = {name: listing.split(name)[1].split("</tr>")[0] for name in ("Elsa", "Omar")}
+    assert "Samtycke saknas" in row["Omar"]
+    assert "Samtycke" not in row["Elsa"]
+    services.grant_withdraw(user=demo["koordinator"], grant_id=grants[0].pk, reason="Nej")
+    assert "Samtycke har upphört" in client.get(f"/arenden/{elsa.pk}/").content.decode()
+    assert "Samtycke saknas" in client.get(f"/arenden/{omar.pk}/").content.decode()
+
+
+def test_list_flags_take_a_fixed_number_of_queries(demo, api_client,
+                                                   django_assert_max_num_queries):
+    give_all(demo, demo.cases["Elsa"])
+    api = api_client(demo["koordinator"])
+    with django_assert_max_num_queries(18):
+        assert api.get("/api/v1/cases/").status_code == 200
