@@ -43,6 +43,27 @@ def register_case_flags(provider: Callable[[list[Case]], dict[int, list[str]]]) 
         _flag_providers.append(provider)
 
 
+@dataclass
+class StartSection:
+    template: str
+    rows: list
+
+
+_start_sections: list[Callable[[object], StartSection | None]] = []
+
+
+def register_start_section(provider: Callable[[object], StartSection | None]) -> None:
+    """Let another part add a section to the start page: ``provider(user)`` reads what it
+    shows through the policy, records the read, and returns a StartSection or None."""
+    if provider not in _start_sections:
+        _start_sections.append(provider)
+
+
+def start_sections(user) -> list[StartSection]:
+    sections = (provider(user) for provider in _start_sections)
+    return [s for s in sections if s is not None]
+
+
 def _flag(cases: list[Case]) -> None:
     for case in cases:
         case.flags = []

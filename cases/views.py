@@ -21,6 +21,7 @@ from cases.forms import (
     StatusFilterForm,
     VersionForm,
 )
+from sspf import notifications
 from sspf.roles import Role
 
 
@@ -40,6 +41,8 @@ def home(request):
     if context["works_on_cases"]:
         context["cases"] = selectors.coordinator_open_cases(user=user)
         context["may_create"] = policy.may_create_case(user)
+        context["sections"] = selectors.start_sections(user)
+    context["notifications"] = notifications.unread(user)
     context["is_auditor"] = user.role == Role.AUDITOR
     context["is_analyst"] = user.role == Role.LAGESBILD_ANALYST
     context["is_admin"] = user.role == Role.ADMINISTRATOR

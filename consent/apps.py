@@ -10,9 +10,11 @@ class ConsentConfig(AppConfig):
         from audit.changes import register_personal_model
         from cases import policy, selectors
         from consent import enforcement
+        from consent import selectors as consent_selectors
         from consent.models import ConsentGrant
 
         register_personal_model(ConsentGrant)
         # The policy asks consent through this rule; cases never imports consent.
         policy.register_crossing_rule(enforcement.entries_crossing_by_consent)
         selectors.register_case_flags(enforcement.consent_flags)
+        selectors.register_start_section(consent_selectors.expiring_for_start_page)

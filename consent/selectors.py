@@ -4,15 +4,19 @@ recorded like every read of personal data."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 import audit
 from audit.models import Action
 from cases import policy
 from cases.models import Case, Guardian
+from cases.selectors import StartSection
 from consent import enforcement, rules
 from consent.models import ConsentGrant
+from sspf.roles import Role
 
 
 @dataclass
@@ -46,3 +50,31 @@ def consent_overview(*, user, case_id) -> ConsentOverview:
                 "case_id": case.pk, "youth_id": case.youth_id}]
         )
     return overview
+
+
+def expiring_for_start_page(user, *, days: int = 30):
+    """The coordinator's start page: current grants in the user's open cases that end
+    within ``days``. Each grant shown is recorded as read."""
+    if user.role != Role.COORDINATOR:
+        return None
+    today = timezone.localdate()
+    horizon = today + timedelta(days=days)
+    with transaction.atomic():
+        cases = {c.pk: c for c in policy.visible_cases(user).filter(
+            status=Case.Status.OPEN,
+            consent_grants__withdrawn_at__isnull=True,
+            consent_grants__valid_until__lte=horizon,
+            consent_grants__valid_until__gte=today,
+        ).select_related("youth", "municipality").distinct()}
+        rows = []
+        for case in cases.values():
+            status = enforcement.case_consent(case)
+            for grant in rules.current_grants(status.grants, status.now).values():
+                if grant.valid_until <= horizon:
+                    rows.append({"case": case, "valid_until": grant.valid_until,
+                                 "grant_id": grant.id})
+        rows.sort(key=lambda r: r["valid_until"])
+        audit.record_many([{"action": Action.LIST, "object_type": "consent.ConsentGrant",
+                            "object_id": r["grant_id"], "case_id": r["case"].pk,
+                            "youth_id": r["case"].youth_id} for r in rows])
+    return StartSection(template="consent/_expiring.html", rows=rows)

@@ -161,3 +161,25 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}…"
+
+
+class Notification(models.Model):
+    """An in-app message to one staff member. The text names cases by number only,
+    never a person, so it can also be sent by e-mail."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="notifications")
+    text = models.CharField(_("meddelande"), max_length=300)
+    link = models.CharField(_("länk"), max_length=200, blank=True)
+    key = models.CharField(max_length=100, help_text="Identifies the reminder, so it is sent once.")
+    created_at = models.DateTimeField(_("skapad"), auto_now_add=True)
+    read_at = models.DateTimeField(_("läst"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notis")
+        verbose_name_plural = _("notiser")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "key"],
+                                               name="notification_once_per_key")]
+
+    def __str__(self) -> str:
+        return f"Notis #{self.pk}"

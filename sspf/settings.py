@@ -259,11 +259,24 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.verify_chains",
         "schedule": crontab(hour=2, minute=30),
     },
+    "consent-reminders-daily": {
+        "task": "consent.remind_expiring",
+        "schedule": crontab(hour=6, minute=15),
+    },
 }
 
 # --- Audit ----------------------------------------------------------------------------------
 # Independent hash chains; more chains let more transactions append at once (audit/chain.py).
 SSPF_AUDIT_CHAINS = int(_env("SSPF_AUDIT_CHAINS") or 1)
+
+# --- E-mail (notifications only; they never carry personal data) ---------------------
+SSPF_NOTIFY_BY_EMAIL = _env("SSPF_NOTIFY_BY_EMAIL").lower() in ("1", "true", "yes")
+EMAIL_HOST = _env("EMAIL_HOST") or "localhost"
+EMAIL_PORT = int(_env("EMAIL_PORT") or 25)
+EMAIL_HOST_USER = _env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = _env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = _env("EMAIL_USE_TLS").lower() in ("1", "true", "yes")
+DEFAULT_FROM_EMAIL = _env("DEFAULT_FROM_EMAIL") or "sspf-samverkan@localhost"
 
 # --- Django REST framework ----------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/login/", views.admin_login_redirect),
     path("admin/", admin.site.urls),
     path("profil/", views.profile, name="profile"),
+    path("notiser/lasta/", views.notifications_read, name="notifications_read"),
     path("sprak/", login_not_required(set_language), name="set_language"),
     path("api/v1/", include("cases.api_urls")),
     path("api/v1/", include("consent.api_urls")),

@@ -19,7 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
 from audit.models import Action, Outcome
-from sspf import services, tokens
+from sspf import notifications, services, tokens
 from sspf.forms import LoginForm, TokenForm
 from sspf.middleware import second_factor_not_required
 
@@ -147,3 +147,9 @@ def profile(request):
     return render(request, "profile.html", {
         "tokens": tokens.active_tokens(request.user), "new_key": new_key,
     })
+
+
+@require_http_methods(["POST"])
+def notifications_read(request):
+    notifications.mark_all_read(request.user)
+    return redirect("home")

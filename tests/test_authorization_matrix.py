@@ -59,6 +59,7 @@ MATRIX = {
     "logout/": (PAGE, "post", "/logout/", {}, by_role(302, **{ANON: 302})),
     "admin/login/": (PAGE, "get", "/admin/login/", None, by_role(302, **{ANON: 302})),
     "profil/": (PAGE, "get", "/profil/", None, by_role(200, **{ANON: 302})),
+    "notiser/lasta/": (PAGE, "post", "/notiser/lasta/", {}, by_role(302, **{ANON: 302})),
     "sprak/": (PAGE, "post", "/sprak/", {"language": "en", "next": "/"},
                by_role(302, **{ANON: 302})),
     "api/schema/": (PAGE, "get", "/api/schema/", None, by_role(200, **{ANON: 302})),

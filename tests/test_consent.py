@@ -258,3 +258,85 @@ def test_list_flags_take_a_fixed_number_of_queries(demo, api_client,
     api = api_client(demo["koordinator"])
     with django_assert_max_num_queries(18):
         assert api.get("/api/v1/cases/").status_code == 200
+
+
+# --- reminders and the start page -------------------------------------------------------
+
+
+def test_daily_reminders_are_sent_once_per_window_without_personal_data(demo, mailoutbox,
+                                                                         settings):
+    from consent.tasks import remind_expiring
+    from sspf.models import Notification
+
+    settings.SSPF_NOTIFY_BY_EMAIL = True
+    lead = demo["koordinator"]
+    lead.email = "koordinator@kommun.example"
+    lead.save()
+    elsa = demo.cases["Elsa"]
+    give_all(demo, elsa)
+    soon = timezone.localdate() + timedelta(days=20)
+    # A newer grant of the young person that ends in 20 days supersedes theirs.
+    services.grant_record(user=lead, case_id=elsa.pk, giver_type="youth",
+                          organisations=orgs(demo, "skolkurator", "socialsekreterare"),
+                          categories=["school"], purpose="Kort", form="written",
+                          valid_until=soon)
+    assert remind_expiring.delay().get() == 1
+    assert remind_expiring.delay().get() == 0  # idempotent
+    note = Notification.objects.get(user=lead)
+    assert f"ärende #{elsa.pk}" in note.text and "30 dagar" in note.text
+    assert "Elsa" not in note.text
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert "Elsa" not in mail.body and str(elsa.pk) not in mail.body
+    assert "Demosson" not in mail.subject + mail.body
+
+    with time_machine.travel(timezone.now() + timedelta(days=14)):
+        assert remind_expiring.delay().get() == 1  # now within 7 days
+    with time_machine.travel(timezone.now() + timedelta(days=21)):
+        assert remind_expiring.delay().get() == 1  # ended
+        assert "gick ut" in Notification.objects.filter(user=lead).first().text
+
+
+def test_withdrawn_or_superseded_grants_are_not_reminded(demo):
+    from consent.tasks import reminders_due
+
+    elsa = demo.cases["Elsa"]
+    lead = demo["koordinator"]
+    soon = timezone.localdate() + timedelta(days=5)
+    old = services.grant_record(user=lead, case_id=elsa.pk, giver_type="youth",
+                                organisations=orgs(demo, "skolkurator", "polis"),
+                                categories=["school"], purpose="x", form="written",
+                                given_on=timezone.localdate() - timedelta(days=3),
+                                valid_until=soon)
+    services.grant_record(user=lead, case_id=elsa.pk, giver_type="youth",
+                          organisations=orgs(demo, "skolkurator", "polis"),
+                          categories=["school"], purpose="y", form="written")
+    assert all(grant.id != old.pk for _case, grant, _kind in reminders_due())
+
+
+def test_start_page_lists_consents_expiring_within_30_days(demo, client):
+    elsa = demo.cases["Elsa"]
+    lead = demo["koordinator"]
+    services.grant_record(user=lead, case_id=elsa.pk, giver_type="youth",
+                          organisations=orgs(demo, "skolkurator", "polis"),
+                          categories=["school"], purpose="x", form="written",
+                          valid_until=timezone.localdate() + timedelta(days=10))
+    log_in_verified(client, lead)
+    body = client.get("/").content.decode()
+    section = body.split("Samtycken som löper ut inom 30 dagar")[1].split("</section>")[0]
+    assert f"Ärende #{elsa.pk}" in section
+    assert AccessEvent.objects.filter(action="list", object_type="consent.ConsentGrant",
+                                      case_id=elsa.pk).exists()
+    log_in_verified(client, demo["skolkurator"])
+    assert "Samtycken som löper ut" not in client.get("/").content.decode()
+
+
+def test_notifications_are_shown_and_marked_read(demo, client):
+    from sspf.notifications import notify
+
+    lead = demo["koordinator"]
+    notify(user=lead, key="k1", text="Ett samtycke i ärende #1 går ut snart.", link="/")
+    log_in_verified(client, lead)
+    assert "går ut snart" in client.get("/").content.decode()
+    client.post("/notiser/lasta/")
+    assert "går ut snart" not in client.get("/").content.decode()

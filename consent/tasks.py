@@ -1,0 +1,77 @@
+"""Daily consent reminders: to each case's lead coordinators, in-app and (if e-mail is
+configured) an e-mail without personal data, for a giver's current grant that ends
+within 30 days, within 7 days, or has ended. Idempotent: each reminder has a key and is
+sent once, so a missed or repeated run neither loses nor doubles one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Case, CaseMember
+from consent import enforcement, rules
+from consent.models import ConsentGrant
+from sspf.notifications import email_unread, notify
+
+WINDOWS = ((7, "7"), (30, "30"))
+
+
+def _latest_per_giver(grants: list[rules.Grant], today) -> list[rules.Grant]:
+    latest = {}
+    for grant in sorted(grants, key=lambda g: (g.given_on, g.id)):
+        if grant.given_on <= today:
+            latest[grant.giver] = grant
+    return list(latest.values())
+
+
+def reminders_due(now=None) -> list[tuple[Case, rules.Grant, str]]:
+    now = timezone.localtime(now)
+    today = now.date()
+    horizon = today + timedelta(days=30)
+    case_ids = (ConsentGrant.objects.filter(withdrawn_at__isnull=True,
+                                            valid_until__lte=horizon,
+                                            case__status=Case.Status.OPEN)
+                .values_list("case_id", flat=True).distinct())
+    due = []
+    for case in Case.objects.filter(pk__in=case_ids).select_related("youth", "municipality"):
+        for grant in _latest_per_giver(enforcement.case_consent(case, now=now).grants, today):
+            if grant.withdrawn_at is not None:
+                continue
+            days_left = (grant.valid_until - today).days
+            if days_left < 0:
+                due.append((case, grant, "expired"))
+                continue
+            for limit, kind in WINDOWS:
+                if days_left <= limit:
+                    due.append((case, grant, kind))
+                    break
+    return due
+
+
+def _text(case: Case, grant: rules.Grant, kind: str) -> str:
+    until = grant.valid_until.isoformat()
+    if kind == "expired":
+        return f"Ett samtycke i ärende #{case.pk} gick ut {until}. Förnya eller avsluta."
+    return f"Ett samtycke i ärende #{case.pk} går ut {until} (inom {kind} dagar)."
+
+
+@shared_task(name="consent.remind_expiring")
+def remind_expiring() -> int:
+    created = 0
+    reached = set()
+    for case, grant, kind in reminders_due():
+        leads = CaseMember.objects.filter(
+            Q(case=case) & Q(removed_at__isnull=True)
+            & Q(role_in_case=CaseMember.CaseRole.LEAD)).select_related("user")
+        for membership in leads:
+            if notify(user=membership.user, key=f"consent:{grant.id}:{kind}",
+                      text=_text(case, grant, kind),
+                      link=reverse("consent_overview", args=[case.pk])):
+                created += 1
+                reached.add(membership.user)
+    email_unread(reached)
+    return created
