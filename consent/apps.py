@@ -11,9 +11,10 @@ class ConsentConfig(AppConfig):
         from cases import policy, selectors
         from consent import enforcement
         from consent import selectors as consent_selectors
-        from consent.models import ConsentGrant
+        from consent.models import ConsentDocument, ConsentGrant
 
         register_personal_model(ConsentGrant)
+        register_personal_model(ConsentDocument)
         # The policy asks consent through this rule; cases never imports consent.
         policy.register_crossing_rule(enforcement.entries_crossing_by_consent)
         selectors.register_case_flags(enforcement.consent_flags)

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from sspf.crypto import EncryptedTextField
+from sspf.crypto import EncryptedBinaryField, EncryptedTextField
 
 
 class ConsentGrant(models.Model):
@@ -64,3 +64,24 @@ class ConsentGrant(models.Model):
 
     def __str__(self) -> str:
         return f"Samtycke #{self.pk}"
+
+
+class ConsentDocument(models.Model):
+    """The signed consent form of a grant, as uploaded: PDF or image, encrypted at rest,
+    never replaced (a grant does not change)."""
+
+    grant = models.OneToOneField(ConsentGrant, on_delete=models.PROTECT, related_name="document")
+    content_type = models.CharField(max_length=30)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    data = EncryptedBinaryField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+")
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("samtyckesblankett")
+        verbose_name_plural = _("samtyckesblanketter")
+
+    def __str__(self) -> str:
+        return f"Samtyckesblankett #{self.pk}"

@@ -15,7 +15,7 @@ from cases import policy
 from cases.models import Case, Guardian
 from cases.selectors import StartSection
 from consent import enforcement, rules
-from consent.models import ConsentGrant
+from consent.models import ConsentDocument, ConsentGrant
 from sspf.roles import Role
 
 
@@ -26,6 +26,7 @@ class ConsentOverview:
     status: enforcement.CaseConsent
     guardians: dict[int, Guardian]
     may_record: bool
+    documents: set[int]  # ids of the grants that have a signed form
 
     def active_ids(self) -> set[int]:
         return {g.id for g in rules.current_grants(self.status.grants, self.status.now).values()}
@@ -42,6 +43,8 @@ def consent_overview(*, user, case_id) -> ConsentOverview:
             case=case, grants=grants, status=enforcement.case_consent(case),
             guardians={g.pk: g for g in Guardian.objects.filter(youth_id=case.youth_id)},
             may_record=policy.may(user, case, policy.CaseAction.RECORD_CONSENT),
+            documents=set(ConsentDocument.objects.filter(grant__case=case)
+                          .values_list("grant_id", flat=True)),
         )
         audit.record_many(
             [{"action": Action.VIEW, "object_type": "consent.ConsentGrant", "object_id": g.pk,

@@ -5,6 +5,7 @@ anything is written, and records its event in the same transaction."""
 from __future__ import annotations
 
 import calendar
+import hashlib
 from datetime import date
 
 from django.core.exceptions import ValidationError
@@ -17,7 +18,7 @@ from audit.changes import actor as change_actor
 from audit.models import Action
 from cases import policy
 from cases.models import Guardian
-from consent.models import ConsentGrant
+from consent.models import ConsentDocument, ConsentGrant
 from consent.rules import CATEGORIES
 from sspf.models import Organisation
 
@@ -126,3 +127,56 @@ def grant_withdraw(*, user, grant_id, reason: str) -> ConsentGrant:
         audit.record(action=Action.CONSENT_WITHDRAWN, object_type="consent.ConsentGrant",
                      object_id=grant.pk, case_id=grant.case_id, youth_id=grant.case.youth_id)
     return grant
+
+
+DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+# Recognised by their first bytes, not by what the browser claims.
+DOCUMENT_SIGNATURES = (
+    (b"%PDF-", "application/pdf", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+)
+
+
+def document_kind(data: bytes) -> tuple[str, str] | None:
+    for magic, content_type, extension in DOCUMENT_SIGNATURES:
+        if data.startswith(magic):
+            return content_type, extension
+    return None
+
+
+def document_attach(*, user, grant_id, data: bytes) -> ConsentDocument:
+    grant = require_grant(user, grant_id)
+    if not data:
+        raise ValidationError({"document": [_("Välj en fil att ladda upp.")]})
+    if len(data) > DOCUMENT_MAX_BYTES:
+        raise ValidationError({"document": [_("Filen är större än 10 MB.")]})
+    kind = document_kind(data)
+    if kind is None:
+        raise ValidationError({"document": [_("Filen ska vara en PDF eller en bild (PNG, JPEG).")]})
+    with change_actor(user), transaction.atomic():
+        if ConsentDocument.objects.filter(grant=grant).exists():
+            raise ValidationError({"document": [
+                _("Samtycket har redan en blankett. Registrera ett nytt samtycke vid ändring.")]})
+        document = ConsentDocument.objects.create(
+            grant=grant, content_type=kind[0], size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(), data=data, uploaded_by=user)
+        audit.record(action=Action.CREATE, object_type="consent.ConsentDocument",
+                     object_id=document.pk, case_id=grant.case_id,
+                     youth_id=grant.case.youth_id)
+    return document
+
+
+def document_read(*, user, grant_id) -> tuple[ConsentDocument, str]:
+    """The document and a file extension, for those who record consent on the case; the
+    read is recorded. The signed form shows names and signatures, so the team at large
+    does not get it."""
+    grant = require_grant(user, grant_id)
+    with transaction.atomic():
+        document = ConsentDocument.objects.filter(grant=grant).first()
+        if document is None:
+            raise policy.NotVisible()
+        audit.record(action=Action.VIEW, object_type="consent.ConsentDocument",
+                     object_id=document.pk, case_id=grant.case_id,
+                     youth_id=grant.case.youth_id)
+    return document, document_kind(document.data)[1]

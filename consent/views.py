@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -28,6 +29,7 @@ def consent_overview(request, case_id):
     effective = overview.status.effective
     return render(request, "consent/overview.html", {
         "o": overview, "case": overview.case, "active_ids": overview.active_ids(),
+        "documents": overview.documents,
         "effective_orgs": sorted(organisations[i] for i in effective.organisations
                                  if i in organisations) if effective else [],
         "effective_categories": sorted(effective.categories) if effective else [],
@@ -87,3 +89,26 @@ def grant_withdraw(request, grant_id):
             messages.success(request, _("Samtycket är återkallat. Det gäller från och med nu."))
             return redirect("consent_overview", case_id=grant.case_id)
     return render(request, "consent/withdraw_form.html", {"form": form, "grant": grant})
+
+
+@require_http_methods(["GET", "POST"])
+def grant_document(request, grant_id):
+    """GET downloads the signed form; POST uploads it (once)."""
+    if request.method == "GET":
+        document, extension = services.document_read(user=request.user, grant_id=grant_id)
+        response = HttpResponse(document.data, content_type=document.content_type)
+        response["Content-Disposition"] = (
+            f'attachment; filename="samtycke-{document.grant_id}.{extension}"')
+        return response
+    grant = services.require_grant(request.user, grant_id)
+    upload = request.FILES.get("document")
+    try:
+        services.document_attach(user=request.user, grant_id=grant.pk,
+                                 data=upload.read() if upload else b"")
+    except ValidationError as exc:
+        for errors in exc.message_dict.values():
+            for error in errors:
+                messages.error(request, error)
+    else:
+        messages.success(request, _("Blanketten är uppladdad och sparad krypterad."))
+    return redirect("consent_overview", case_id=grant.case_id)

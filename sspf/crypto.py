@@ -48,28 +48,43 @@ class KeyRing:
         self.current_id = keys[0][0]
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys}
 
-    def encrypt(self, plaintext: str, *, context: str) -> str:
+    def _seal(self, plaintext: bytes, context: str) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._ciphers[self.current_id].encrypt(
-            nonce, plaintext.encode("utf-8"), context.encode("utf-8")
-        )
-        return self.current_id + SEPARATOR + base64.b64encode(nonce + sealed).decode("ascii")
+        return nonce + self._ciphers[self.current_id].encrypt(
+            nonce, plaintext, context.encode("utf-8"))
+
+    def _open(self, key_id: str, raw: bytes, context: str) -> bytes:
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise DecryptionError(f"{context}: value sealed under an unknown key id")
+        try:
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode("utf-8"))
+        except (InvalidTag, ValueError):
+            raise DecryptionError(f"{context}: value does not open (tampered or moved)") from None
+
+    def encrypt(self, plaintext: str, *, context: str) -> str:
+        sealed = self._seal(plaintext.encode("utf-8"), context)
+        return self.current_id + SEPARATOR + base64.b64encode(sealed).decode("ascii")
 
     def decrypt(self, token: str, *, context: str) -> str:
         key_id, sep, payload = token.partition(SEPARATOR)
-        cipher = self._ciphers.get(key_id)
-        if not sep or cipher is None:
+        if not sep:
             raise DecryptionError(f"{context}: value sealed under an unknown key id")
         try:
             raw = base64.b64decode(payload, validate=True)
-            plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode("utf-8"))
-        except (InvalidTag, ValueError):
+        except ValueError:
             raise DecryptionError(f"{context}: value does not open (tampered or moved)") from None
-        return plain.decode("utf-8")
+        return self._open(key_id, raw, context).decode("utf-8")
 
-    @staticmethod
-    def key_id_of(token: str) -> str:
-        return token.partition(SEPARATOR)[0]
+    def encrypt_bytes(self, plaintext: bytes, *, context: str) -> bytes:
+        return self.current_id.encode("ascii") + SEPARATOR.encode() + self._seal(plaintext, context)
+
+    def decrypt_bytes(self, sealed: bytes, *, context: str) -> bytes:
+        key_id, sep, raw = bytes(sealed).partition(SEPARATOR.encode())
+        if not sep:
+            raise DecryptionError(f"{context}: value sealed under an unknown key id")
+        return self._open(key_id.decode("ascii", "replace"), raw, context)
+
 
 
 @lru_cache(maxsize=1)
@@ -150,6 +165,25 @@ class EncryptedTextField(EncryptedFieldMixin, models.TextField):
             from django.core.validators import MaxLengthValidator
 
             self.validators.append(MaxLengthValidator(self.max_length))
+
+
+class EncryptedBinaryField(EncryptedFieldMixin, models.BinaryField):
+    """Encrypted bytes (a scanned document, say): ``<key id>$`` then nonce and
+    ciphertext, in a binary column."""
+
+    def get_internal_type(self):
+        return "BinaryField"
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return key_ring().decrypt_bytes(bytes(value), context=self.context())
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None:
+            return None
+        sealed = key_ring().encrypt_bytes(bytes(value), context=self.context())
+        return connection.Database.Binary(sealed)
 
 
 def encrypted_fields(model) -> list[models.Field]:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from django.conf import settings
@@ -89,11 +90,14 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.SSPF_MAX_REQUEST_BYTES:
+        limit = settings.SSPF_MAX_REQUEST_BYTES
+        for pattern, larger in settings.SSPF_LARGE_REQUEST_PATHS:
+            if re.match(pattern, request.path):
+                limit = larger
+        if length > limit:
             from django.http import HttpResponse, JsonResponse
 
-            message = _("Förfrågan är för stor (högst %(kb)d kB).") % {
-                "kb": settings.SSPF_MAX_REQUEST_BYTES // 1024}
+            message = _("Förfrågan är för stor (högst %(kb)d kB).") % {"kb": limit // 1024}
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": message}, status=413)
             return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")

@@ -238,6 +238,13 @@ USE_TZ = True
 # Largest request body; an entry's 20,000 characters fit many times over.
 SSPF_MAX_REQUEST_BYTES = 512 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = SSPF_MAX_REQUEST_BYTES
+# Signed consent forms: 10 MB and the multipart envelope.
+SSPF_UPLOAD_MAX_BYTES = 10 * 1024 * 1024 + 64 * 1024
+SSPF_LARGE_REQUEST_PATHS = [(r"^/samtycken/\d+/blankett/$", SSPF_UPLOAD_MAX_BYTES)]
+# Uploads stay in memory: a plaintext copy of a signed form never touches the disk. The
+# size limit above bounds the memory used.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = SSPF_UPLOAD_MAX_BYTES
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

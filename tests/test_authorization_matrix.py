@@ -85,6 +85,8 @@ MATRIX = {
                                               None, team(403, lead=200)),
     "samtycken/<int:grant_id>/aterkalla/": (PAGE, "get", "/samtycken/{grant}/aterkalla/", None,
                                             team(403, lead=200)),
+    "samtycken/<int:grant_id>/blankett/": (PAGE, "get", "/samtycken/{grant}/blankett/", None,
+                                           team(403, lead=404)),  # the grant has no form
     # --- API v1 (token) ---
     "api/v1/me/": (API, "get", "/api/v1/me/", None, by_role(200, **{ANON: 401})),
     "api/v1/organisations/": (API, "get", "/api/v1/organisations/", None,
@@ -124,6 +126,7 @@ EXTRA = [
     (API, "post", "/api/v1/cases/{case}/consents/", {}, team(403, lead=400, anonymous=401)),
     (PAGE, "post", "/arenden/{case}/samtycken/nytt/", {}, team(403, lead=200)),
     (PAGE, "post", "/samtycken/{grant}/aterkalla/", {}, team(403, lead=200)),
+    (PAGE, "post", "/samtycken/{grant}/blankett/", {}, team(403, lead=302)),
     (PAGE, "post", "/arenden/{case}/anteckningar/ny/", {}, team(200)),
     (PAGE, "post", "/arenden/{case}/vardnadshavare/ny/", {}, team(403, lead=200)),
     (PAGE, "post", "/arenden/{case}/andra/", {}, team(403, lead=200)),

@@ -340,3 +340,75 @@ def test_notifications_are_shown_and_marked_read(demo, client):
     assert "går ut snart" in client.get("/").content.decode()
     client.post("/notiser/lasta/")
     assert "går ut snart" not in client.get("/").content.decode()
+
+
+# --- signed forms -----------------------------------------------------------------------
+
+PDF = b"%PDF-1.7\n" + b"Underskrift Maria Demosson " * 100
+
+
+def upload(client, grant, data, name="samtycke.pdf"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(f"/samtycken/{grant.pk}/blankett/",
+                       {"document": SimpleUploadedFile(name, data)}, follow=True)
+
+
+def test_signed_form_is_stored_encrypted_and_downloaded_by_the_coordinator(demo, client):
+    from django.db import connection
+
+    from consent.models import ConsentDocument
+
+    grant = give_all(demo, demo.cases["Elsa"])[1]
+    log_in_verified(client, demo["koordinator"])
+    assert "Blanketten är uppladdad" in upload(client, grant, PDF).content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM consent_consentdocument")
+        raw = bytes(cursor.fetchone()[0])
+    assert b"%PDF" not in raw and b"Demosson" not in raw
+    response = client.get(f"/samtycken/{grant.pk}/blankett/")
+    assert response.status_code == 200
+    assert response.content == PDF
+    assert response["Content-Disposition"] == f'attachment; filename="samtycke-{grant.pk}.pdf"'
+    assert AccessEvent.objects.filter(action="view", object_type="consent.ConsentDocument",
+                                      case_id=grant.case_id).exists()
+    assert ConsentDocument.objects.get().sha256
+    again = upload(client, grant, PDF).content.decode()
+    assert "redan en blankett" in again
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"<html>not a form</html>", "PDF eller en bild"),
+        (b"", "Välj en fil"),
+        (b"%PDF-" + b"x" * (10 * 1024 * 1024), "större än 10 MB"),
+    ],
+)
+def test_bad_documents_are_refused_and_nothing_stored(demo, client, data, message):
+    from consent.models import ConsentDocument
+
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["koordinator"])
+    assert message in upload(client, grant, data).content.decode()
+    assert not ConsentDocument.objects.exists()
+
+
+def test_a_body_far_over_the_limit_is_refused_before_reading(demo, client):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["koordinator"])
+    response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
+                           content_type="application/octet-stream",
+                           CONTENT_LENGTH=str(12 * 1024 * 1024))
+    assert response.status_code == 413
+
+
+def test_the_team_at_large_does_not_get_the_signed_form(demo, client):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["koordinator"])
+    upload(client, grant, PDF)
+    client.logout()
+    log_in_verified(client, demo["skolkurator"])
+    response = client.get(f"/samtycken/{grant.pk}/blankett/")
+    assert response.status_code == 403
+    assert b"Demosson" not in response.content

@@ -58,6 +58,7 @@ class Command(BaseCommand):
         columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
         placeholders = ", ".join(["%s"] * len(pks))
         prefix = current_id + "$"
+        prefix_bytes = prefix.encode("ascii")
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {pk}, {columns} FROM {table} WHERE {pk} IN ({placeholders})",  # noqa: S608
@@ -66,5 +67,7 @@ class Command(BaseCommand):
             return [
                 row[0]
                 for row in cursor.fetchall()
-                if any(v is not None and not v.startswith(prefix) for v in row[1:])
+                if any(v is not None and not (
+                    v.startswith(prefix) if isinstance(v, str) else
+                    bytes(v).startswith(prefix_bytes)) for v in row[1:])
             ]
