@@ -22,12 +22,8 @@ from cases.forms import (
     VersionForm,
 )
 from sspf import notifications
+from sspf.forms import apply_service_errors, flash_errors
 from sspf.roles import Role
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _stale(request, case_id):
@@ -61,7 +57,7 @@ def case_list(request):
                 user=request.user, personnummer=search_form.cleaned_data["personnummer"]
             )
         except ValidationError as exc:
-            _apply_errors(search_form, exc)
+            apply_service_errors(search_form, exc)
         else:
             search_form = SearchForm()  # the number is not written back into the page
     page = None
@@ -83,7 +79,7 @@ def case_create(request):
         try:
             case = services.case_create(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Ärendet är skapat."))
             return redirect("case_detail", case_id=case.pk)
@@ -112,7 +108,7 @@ def case_edit(request, case_id):
         except services.StaleVersion:
             return _stale(request, case.pk)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Ärendet är uppdaterat."))
             return redirect("case_detail", case_id=case.pk)
@@ -131,14 +127,12 @@ def member_add(request, case_id):
         except services.StaleVersion:
             return _stale(request, case.pk)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("%(username)s har lagts till i teamet.")
                              % {"username": form.cleaned_data["username"]})
             return redirect("case_detail", case_id=case.pk)
-    for errors in form.errors.values():
-        for error in errors:
-            messages.error(request, error)
+    flash_errors(request, form.errors)
     return redirect("case_detail", case_id=case.pk)
 
 
@@ -155,9 +149,7 @@ def member_remove(request, case_id, username):
     except services.StaleVersion:
         return _stale(request, case.pk)
     except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            for error in errors:
-                messages.error(request, error)
+        flash_errors(request, exc.message_dict)
     else:
         messages.success(request, _("%(username)s har tagits bort ur teamet.")
                          % {"username": username})
@@ -177,7 +169,7 @@ def guardian_add(request, case_id):
         except services.StaleVersion:
             return _stale(request, case.pk)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Vårdnadshavaren är tillagd."))
             return redirect("case_detail", case_id=case.pk)
@@ -192,7 +184,7 @@ def entry_add(request, case_id):
         try:
             services.entry_add(user=request.user, case_id=case.pk, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Anteckningen är sparad."))
             return redirect(reverse("case_detail", args=[case.pk]) + "#anteckningar")

@@ -14,12 +14,8 @@ from cases import policy
 from consent import selectors, services
 from consent.forms import GrantForm, WithdrawForm
 from consent.models import ConsentGrant
+from sspf.forms import apply_service_errors, flash_errors
 from sspf.models import Organisation
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def consent_overview(request, case_id):
@@ -68,7 +64,7 @@ def grant_create(request, case_id):
                 categories=data["categories"], purpose=data["purpose"], form=data["form"],
                 given_on=data["given_on"], valid_until=data["valid_until"])
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Samtycket är registrerat."))
             return redirect("consent_overview", case_id=case.pk)
@@ -84,7 +80,7 @@ def grant_withdraw(request, grant_id):
             services.grant_withdraw(user=request.user, grant_id=grant.pk,
                                     reason=form.cleaned_data["reason"])
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("Samtycket är återkallat. Det gäller från och med nu."))
             return redirect("consent_overview", case_id=grant.case_id)
@@ -106,9 +102,7 @@ def grant_document(request, grant_id):
         services.document_attach(user=request.user, grant_id=grant.pk,
                                  data=upload.read() if upload else b"")
     except ValidationError as exc:
-        for errors in exc.message_dict.values():
-            for error in errors:
-                messages.error(request, error)
+        flash_errors(request, exc.message_dict)
     else:
         messages.success(request, _("Blanketten är uppladdad och sparad krypterad."))
     return redirect("consent_overview", case_id=grant.case_id)

@@ -28,3 +28,19 @@ class TokenForm(forms.Form):
 
     def clean_code(self):
         return self.cleaned_data["code"].strip()
+
+
+def apply_service_errors(form, exc) -> None:
+    """Put a service's ValidationError on the form: each message on its field, or on
+    the form as a whole when the form has no such field."""
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def flash_errors(request, errors: dict) -> None:
+    """Show field errors as messages, for forms that redirect instead of re-rendering."""
+    from django.contrib import messages
+
+    for messages_of_field in errors.values():
+        for message in messages_of_field:
+            messages.error(request, message)
