@@ -14,6 +14,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from sspf.crypto import EncryptedBinaryField, EncryptedTextField
 
@@ -21,7 +22,7 @@ from sspf.crypto import EncryptedBinaryField, EncryptedTextField
 class ConsentGrant(models.Model):
     class GiverType(models.TextChoices):
         YOUTH = "youth", _("Den unge")
-        GUARDIAN = "guardian", _("Vårdnadshavare")
+        GUARDIAN = "guardian", pgettext_lazy("en person", "Vårdnadshavare")
 
     class Form(models.TextChoices):
         WRITTEN = "written", _("Skriftligt")

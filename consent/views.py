@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
 from cases import policy
@@ -45,7 +46,8 @@ def grant_create(request, case_id):
         raise policy.deny(request.user, status=403, object_type="cases.Case", object_id=case.pk,
                           case_id=case.pk, youth_id=case.youth_id, purpose="record_consent")
     givers = [("youth", _("Den unge"))] + [
-        (f"guardian:{g.pk}", f"{_('Vårdnadshavare')}: {g.first_name} {g.last_name}")
+        (f"guardian:{g.pk}",
+         f"{pgettext('en person', 'Vårdnadshavare')}: {g.first_name} {g.last_name}")
         for g in overview.guardians.values()
     ]
     orgs = Organisation.objects.filter(municipality_id=case.municipality_id).order_by("name")
