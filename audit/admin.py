@@ -1,9 +1,16 @@
 """A read-only listing of access events for administrators, until the auditor
 workspace exists. Nothing can be added, changed or deleted here."""
 
+from auditlog.models import LogEntry
 from django.contrib import admin
 
 from audit.models import AccessEvent
+
+# django-auditlog's own listing would show administrators the change history of case
+# records (which fields changed, on which case) without recording the read; the change
+# history belongs in the auditor workspace.
+if admin.site.is_registered(LogEntry):
+    admin.site.unregister(LogEntry)
 
 
 @admin.register(AccessEvent)

@@ -75,11 +75,18 @@ def _flag(cases: list[Case]) -> None:
             case.flags += found.get(case.pk, [])
 
 
-def _record_case_rows(cases, action=Action.LIST, purpose=""):
+def _record_case_rows(user, cases, action=Action.LIST, purpose=""):
     audit.record_many(
         [
-            {"action": action, "object_type": "cases.Case", "object_id": c.pk,
-             "case_id": c.pk, "youth_id": c.youth_id, "purpose": purpose}
+            {
+                "actor": user,
+                "action": action,
+                "object_type": "cases.Case",
+                "object_id": c.pk,
+                "case_id": c.pk,
+                "youth_id": c.youth_id,
+                "purpose": purpose,
+            }
             for c in cases
         ]
     )
@@ -89,28 +96,33 @@ def _active_members() -> Prefetch:
     return Prefetch(
         "memberships",
         queryset=CaseMember.objects.filter(removed_at__isnull=True)
-        .select_related("user__organisation").order_by("added_at"),
+        .select_related("user__organisation")
+        .order_by("added_at"),
         to_attr="active_members",
     )
 
 
 def _case_rows(user, status: str | None) -> QuerySet[Case]:
-    cases = policy.visible_cases(user).select_related("youth", "municipality").prefetch_related(
-        _active_members())
+    cases = (
+        policy.visible_cases(user)
+        .select_related("youth", "municipality")
+        .prefetch_related(_active_members())
+    )
     if status:
         cases = cases.filter(status=status)
     return cases.order_by("-opened_at", "-id")
 
 
-def case_page(*, user, status: str | None = None, page: int | str = 1,
-              per_page: int = PAGE_SIZE) -> Page:
+def case_page(
+    *, user, status: str | None = None, page: int | str = 1, per_page: int = PAGE_SIZE
+) -> Page:
     """One page of the cases the user may see; each row's read is recorded."""
     if status and status not in Case.Status.values:
         raise ValidationError({"status": ["Okänd status."]})
     with transaction.atomic():
         result = Paginator(_case_rows(user, status), per_page).get_page(page)
         rows = list(result.object_list)
-        _record_case_rows(rows)
+        _record_case_rows(user, rows)
         _flag(rows)
     result.object_list = rows
     return result
@@ -122,9 +134,12 @@ def case_search(*, user, personnummer: str) -> list[Case]:
     index = personnummer_index(personnummer)
     with transaction.atomic():
         rows = list(_case_rows(user, None).filter(youth__personnummer_index=index))
-        audit.record(action=Action.SEARCH, object_type="cases.Youth",
-                     purpose=f"identity number search, {len(rows)} hit(s)")
-        _record_case_rows(rows, action=Action.SEARCH)
+        audit.record(
+            action=Action.SEARCH,
+            object_type="cases.Youth",
+            purpose=f"identity number search, {len(rows)} hit(s)",
+        )
+        _record_case_rows(user, rows, action=Action.SEARCH)
         _flag(rows)
     return rows
 
@@ -152,7 +167,8 @@ def case_detail(*, user, case_id) -> CaseDetail:
         )
         case.active_members = members
         entries = list(
-            policy.visible_entries(user, case).select_related("source_org", "author")
+            policy.visible_entries(user, case)
+            .select_related("source_org", "author")
             .order_by("-created_at", "-id")
         )
         detail = CaseDetail(
@@ -167,22 +183,49 @@ def case_detail(*, user, case_id) -> CaseDetail:
             may_manage=policy.may(user, case, policy.CaseAction.MANAGE),
             may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),
         )
-        _record_case_detail(case, guardians, entries)
+        _record_case_detail(user, case, guardians, entries)
         _flag([case])
     return detail
 
 
-def _record_case_detail(case, guardians, entries):
+def _record_case_detail(user, case, guardians, entries):
     common = {"case_id": case.pk, "youth_id": case.youth_id}
     events = [
-        {"action": Action.VIEW, "object_type": "cases.Case", "object_id": case.pk, **common},
-        {"action": Action.VIEW, "object_type": "cases.Youth", "object_id": case.youth_id,
-         **common},
+        {
+            "actor": user,
+            "action": Action.VIEW,
+            "object_type": "cases.Case",
+            "object_id": case.pk,
+            **common,
+        },
+        {
+            "actor": user,
+            "action": Action.VIEW,
+            "object_type": "cases.Youth",
+            "object_id": case.youth_id,
+            **common,
+        },
     ]
-    events += [{"action": Action.VIEW, "object_type": "cases.Guardian", "object_id": g.pk,
-                **common} for g in guardians]
-    events += [{"action": Action.VIEW, "object_type": "cases.Entry", "object_id": e.pk,
-                **common} for e in entries]
+    events += [
+        {
+            "actor": user,
+            "action": Action.VIEW,
+            "object_type": "cases.Guardian",
+            "object_id": g.pk,
+            **common,
+        }
+        for g in guardians
+    ]
+    events += [
+        {
+            "actor": user,
+            "action": Action.VIEW,
+            "object_type": "cases.Entry",
+            "object_id": e.pk,
+            **common,
+        }
+        for e in entries
+    ]
     audit.record_many(events)
 
 
@@ -192,8 +235,17 @@ def guardian_list(*, user, case_id) -> tuple[Case, list[Guardian], dict[int, boo
         guardians = list(case.youth.guardians.order_by("id"))
         contact = {g.pk: policy.may_see_contact_details(user, g, case) for g in guardians}
         audit.record_many(
-            [{"action": Action.VIEW, "object_type": "cases.Guardian", "object_id": g.pk,
-              "case_id": case.pk, "youth_id": case.youth_id} for g in guardians]
+            [
+                {
+                    "actor": user,
+                    "action": Action.VIEW,
+                    "object_type": "cases.Guardian",
+                    "object_id": g.pk,
+                    "case_id": case.pk,
+                    "youth_id": case.youth_id,
+                }
+                for g in guardians
+            ]
         )
     return case, guardians, contact
 
@@ -202,12 +254,22 @@ def entry_list(*, user, case_id) -> list[Entry]:
     case = policy.require_case(user, case_id)
     with transaction.atomic():
         entries = list(
-            policy.visible_entries(user, case).select_related("source_org", "author")
+            policy.visible_entries(user, case)
+            .select_related("source_org", "author")
             .order_by("-created_at", "-id")
         )
         audit.record_many(
-            [{"action": Action.VIEW, "object_type": "cases.Entry", "object_id": e.pk,
-              "case_id": case.pk, "youth_id": case.youth_id} for e in entries]
+            [
+                {
+                    "actor": user,
+                    "action": Action.VIEW,
+                    "object_type": "cases.Entry",
+                    "object_id": e.pk,
+                    "case_id": case.pk,
+                    "youth_id": case.youth_id,
+                }
+                for e in entries
+            ]
         )
     return entries
 
@@ -216,6 +278,6 @@ def coordinator_open_cases(*, user, limit: int = 10) -> list[Case]:
     """The start page's list: open cases where the user is on the team."""
     with transaction.atomic():
         rows = list(_case_rows(user, Case.Status.OPEN)[:limit])
-        _record_case_rows(rows)
+        _record_case_rows(user, rows)
         _flag(rows)
     return rows

@@ -13,7 +13,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 import audit
 from audit.changes import actor as change_actor
-from audit.models import Action
+from audit.models import Action, Outcome
 from cases import policy
 from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, CaseMember, Entry, Guardian, Youth
 from cases.selectors import PNR_INDEX
@@ -77,8 +77,8 @@ def _bump(case: Case) -> None:
     case.save(update_fields=["version"])
 
 
-def _record(action, obj, case: Case, **extra):
-    audit.record(action=action, object_type=obj._meta.label, object_id=obj.pk,
+def _record(user, action, obj, case: Case, **extra):
+    audit.record(action=action, actor=user, object_type=obj._meta.label, object_id=obj.pk,
                  case_id=case.pk, youth_id=case.youth_id, **extra)
 
 
@@ -128,9 +128,13 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
             case = Case.objects.create(municipality=municipality, youth=youth, area=area,
                                        created_by=user)
             _add_member(case, user, added_by=user)
-            _record(Action.CREATE, youth, case)
-            _record(Action.CREATE, case, case)
-    except IntegrityError:
+            _record(user, Action.CREATE, youth, case)
+            _record(user, Action.CREATE, case, case)
+    except (IntegrityError, ValidationError):
+        # The refusal tells the user that an open case exists; that is recorded.
+        audit.record(action=Action.CREATE, actor=user, outcome=Outcome.DENIED,
+                     object_type="cases.Case",
+                     purpose="refused: the young person already has an open case")
         raise duplicate from None
     return case
 
@@ -175,7 +179,7 @@ def member_add(*, user, case_id, username: str, expected_version=None) -> CaseMe
             raise ValidationError({"username": [_("Användaren ingår redan i teamet.")]})
         membership = _add_member(case, candidate, added_by=user)
         _bump(case)
-        _record(Action.CREATE, membership, case)
+        _record(user, Action.CREATE, membership, case)
     return membership
 
 
@@ -200,7 +204,7 @@ def member_remove(*, user, case_id, username: str, expected_version=None) -> Cas
         remove_perm("cases.view_case", membership.user, case)
         remove_perm("cases.manage_case", membership.user, case)
         _bump(case)
-        _record(Action.DELETE, membership, case)
+        _record(user, Action.DELETE, membership, case)
     return membership
 
 
@@ -233,7 +237,7 @@ def guardian_add(*, user, case_id, personnummer: str, first_name: str, last_name
                 protected_identity=bool(protected_identity), **person,
             )
             _bump(case)
-            _record(Action.CREATE, guardian, case)
+            _record(user, Action.CREATE, guardian, case)
     except IntegrityError:
         raise duplicate from None
     return guardian
@@ -259,7 +263,7 @@ def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str =
         entry = Entry.objects.create(case=case, author=user, source_org=user.organisation,
                                      category=category, text=text,
                                      statutory_basis=statutory_basis)
-        _record(Action.CREATE, entry, case)
+        _record(user, Action.CREATE, entry, case)
     return entry
 
 
@@ -276,5 +280,5 @@ def case_update(*, user, case_id, area: str, expected_version) -> Case:
         case.area = area
         case.version += 1
         case.save(update_fields=["area", "version"])
-        _record(Action.UPDATE, case, case)
+        _record(user, Action.UPDATE, case, case)
     return case

@@ -84,6 +84,10 @@ def required_givers(*, birth_date: date, custodian_ids: Iterable[int], own_conse
     if age >= ADULT_AGE:
         return [Giver.youth()]
     givers = [Giver.guardian(g) for g in sorted(set(custodian_ids))]
+    if not givers:
+        # Under 18 someone has custody; until they are registered nobody can consent,
+        # so the young person's own grant never opens sharing alone.
+        return []
     if age >= own_consent_age:
         givers.insert(0, Giver.youth())
     return givers

@@ -35,22 +35,55 @@ class ConsentOverview:
 def consent_overview(*, user, case_id) -> ConsentOverview:
     case = policy.require_case(user, case_id)
     with transaction.atomic():
-        grants = list(ConsentGrant.objects.filter(case=case)
-                      .prefetch_related("organisations")
-                      .select_related("guardian", "recorded_by", "withdrawn_by")
-                      .order_by("-given_on", "-id"))
+        grants = list(
+            ConsentGrant.objects.filter(case=case)
+            .prefetch_related("organisations")
+            .select_related("guardian", "recorded_by", "withdrawn_by")
+            .order_by("-given_on", "-id")
+        )
         overview = ConsentOverview(
-            case=case, grants=grants, status=enforcement.case_consent(case),
+            case=case,
+            grants=grants,
+            status=enforcement.case_consent(case),
             guardians={g.pk: g for g in Guardian.objects.filter(youth_id=case.youth_id)},
             may_record=policy.may(user, case, policy.CaseAction.RECORD_CONSENT),
-            documents=set(ConsentDocument.objects.filter(grant__case=case)
-                          .values_list("grant_id", flat=True)),
+            documents=set(
+                ConsentDocument.objects.filter(grant__case=case).values_list("grant_id", flat=True)
+            ),
         )
         audit.record_many(
-            [{"action": Action.VIEW, "object_type": "consent.ConsentGrant", "object_id": g.pk,
-              "case_id": case.pk, "youth_id": case.youth_id} for g in grants]
-            + [{"action": Action.VIEW, "object_type": "consent.Status", "object_id": case.pk,
-                "case_id": case.pk, "youth_id": case.youth_id}]
+            [
+                {
+                    "actor": user,
+                    "action": Action.VIEW,
+                    "object_type": "consent.ConsentGrant",
+                    "object_id": g.pk,
+                    "case_id": case.pk,
+                    "youth_id": case.youth_id,
+                }
+                for g in grants
+            ]
+            + [
+                {
+                    "actor": user,
+                    "action": Action.VIEW,
+                    "object_type": "cases.Guardian",
+                    "object_id": g_id,
+                    "case_id": case.pk,
+                    "youth_id": case.youth_id,
+                }
+                for g_id in overview.guardians
+            ]
+            + [
+                {
+                    "actor": user,
+                    "action": Action.VIEW,
+                    "object_type": "consent.Status",
+                    "object_id": case.pk,
+                    "case_id": case.pk,
+                    "youth_id": case.youth_id,
+                }
+            ]
         )
     return overview
 
@@ -63,21 +96,38 @@ def expiring_for_start_page(user, *, days: int = 30):
     today = timezone.localdate()
     horizon = today + timedelta(days=days)
     with transaction.atomic():
-        cases = {c.pk: c for c in policy.visible_cases(user).filter(
-            status=Case.Status.OPEN,
-            consent_grants__withdrawn_at__isnull=True,
-            consent_grants__valid_until__lte=horizon,
-            consent_grants__valid_until__gte=today,
-        ).select_related("youth", "municipality").distinct()}
+        cases = {
+            c.pk: c
+            for c in policy.visible_cases(user)
+            .filter(
+                status=Case.Status.OPEN,
+                consent_grants__withdrawn_at__isnull=True,
+                consent_grants__valid_until__lte=horizon,
+                consent_grants__valid_until__gte=today,
+            )
+            .select_related("youth", "municipality")
+            .distinct()
+        }
         rows = []
         for case in cases.values():
             status = enforcement.case_consent(case)
             for grant in rules.current_grants(status.grants, status.now).values():
                 if grant.valid_until <= horizon:
-                    rows.append({"case": case, "valid_until": grant.valid_until,
-                                 "grant_id": grant.id})
+                    rows.append(
+                        {"case": case, "valid_until": grant.valid_until, "grant_id": grant.id}
+                    )
         rows.sort(key=lambda r: r["valid_until"])
-        audit.record_many([{"action": Action.LIST, "object_type": "consent.ConsentGrant",
-                            "object_id": r["grant_id"], "case_id": r["case"].pk,
-                            "youth_id": r["case"].youth_id} for r in rows])
+        audit.record_many(
+            [
+                {
+                    "actor": user,
+                    "action": Action.LIST,
+                    "object_type": "consent.ConsentGrant",
+                    "object_id": r["grant_id"],
+                    "case_id": r["case"].pk,
+                    "youth_id": r["case"].youth_id,
+                }
+                for r in rows
+            ]
+        )
     return StartSection(template="consent/_expiring.html", rows=rows)

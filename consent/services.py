@@ -31,16 +31,29 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def grant_record(*, user, case_id, giver_type: str, guardian_id=None, organisations,
-                 categories, purpose: str, form: str, given_on: date | None = None,
-                 valid_until: date | None = None) -> ConsentGrant:
+def grant_record(
+    *,
+    user,
+    case_id,
+    giver_type: str,
+    guardian_id=None,
+    organisations,
+    categories,
+    purpose: str,
+    form: str,
+    given_on: date | None = None,
+    valid_until: date | None = None,
+) -> ConsentGrant:
     case = policy.require_case(user, case_id, policy.CaseAction.RECORD_CONSENT)
     errors: dict = {}
     today = timezone.localdate()
     guardian = None
     if giver_type == ConsentGrant.GiverType.GUARDIAN:
-        guardian = Guardian.objects.filter(pk=guardian_id, youth_id=case.youth_id).first() \
-            if str(guardian_id or "").isdigit() else None
+        guardian = (
+            Guardian.objects.filter(pk=guardian_id, youth_id=case.youth_id).first()
+            if str(guardian_id or "").isdigit()
+            else None
+        )
         if guardian is None:
             errors["giver"] = [_("Givaren är inte vårdnadshavare för den unge i ärendet.")]
     elif giver_type != ConsentGrant.GiverType.YOUTH:
@@ -53,20 +66,20 @@ def grant_record(*, user, case_id, giver_type: str, guardian_id=None, organisati
         except (TypeError, ValueError):
             errors["organisations"] = [_("Organisationerna anges med sina id-nummer.")]
     org_ids = sorted(set(org_ids))
-    found = list(Organisation.objects.filter(pk__in=org_ids,
-                                             municipality_id=case.municipality_id))
+    found = list(Organisation.objects.filter(pk__in=org_ids, municipality_id=case.municipality_id))
     if "organisations" not in errors:
         if len(found) != len(org_ids):
-            errors["organisations"] = [
-                _("Minst en organisation hör inte till ärendets kommun.")]
+            errors["organisations"] = [_("Minst en organisation hör inte till ärendets kommun.")]
         elif len(found) < 2:
             errors["organisations"] = [_("Välj minst två organisationer som får dela.")]
 
     categories = list(dict.fromkeys(categories or []))
     unknown = [c for c in categories if c not in CATEGORIES]
     if unknown or not categories:
-        errors["categories"] = [_("Välj en eller flera av kategorierna: %(choices)s.")
-                                % {"choices": ", ".join(CATEGORIES)}]
+        errors["categories"] = [
+            _("Välj en eller flera av kategorierna: %(choices)s.")
+            % {"choices": ", ".join(CATEGORIES)}
+        ]
     purpose = (purpose or "").strip()
     if not purpose:
         errors["purpose"] = [_("Ange syftet med samtycket.")]
@@ -77,21 +90,39 @@ def grant_record(*, user, case_id, giver_type: str, guardian_id=None, organisati
     given_on = given_on or today
     if given_on > today:
         errors["given_on"] = [_("Samtycket kan inte vara lämnat i framtiden.")]
-    valid_until = valid_until or add_months(given_on, case.municipality.consent_validity_months)
-    if valid_until < given_on:
+    longest = add_months(given_on, case.municipality.consent_validity_months)
+    valid_until = valid_until or longest
+    if valid_until > longest:
+        errors["valid_until"] = [
+            _("Ett samtycke gäller högst %(months)d månader i kommunen (till och med %(day)s).")
+            % {"months": case.municipality.consent_validity_months, "day": longest.isoformat()}
+        ]
+    elif valid_until < given_on:
         errors["valid_until"] = [_("Slutdatum kan inte ligga före datumet då samtycket lämnades.")]
     if errors:
         raise ValidationError(errors)
 
     with change_actor(user), transaction.atomic():
         grant = ConsentGrant.objects.create(
-            case=case, giver_type=giver_type, guardian=guardian, categories=categories,
-            purpose=purpose, form=form, given_on=given_on, valid_until=valid_until,
+            case=case,
+            giver_type=giver_type,
+            guardian=guardian,
+            categories=categories,
+            purpose=purpose,
+            form=form,
+            given_on=given_on,
+            valid_until=valid_until,
             recorded_by=user,
         )
         grant.organisations.set(found)
-        audit.record(action=Action.CONSENT_GIVEN, object_type="consent.ConsentGrant",
-                     object_id=grant.pk, case_id=case.pk, youth_id=case.youth_id)
+        audit.record(
+            action=Action.CONSENT_GIVEN,
+            actor=user,
+            object_type="consent.ConsentGrant",
+            object_id=grant.pk,
+            case_id=case.pk,
+            youth_id=case.youth_id,
+        )
     return grant
 
 
@@ -102,8 +133,9 @@ def require_grant(user, grant_id) -> ConsentGrant:
     if str(grant_id).isdigit() and int(grant_id) <= policy.MAX_ID:
         grant = ConsentGrant.objects.filter(pk=int(grant_id)).select_related("case").first()
     if grant is None:
-        raise policy.deny(user, status=404, object_type="consent.ConsentGrant",
-                          object_id=str(grant_id)[:64])
+        raise policy.deny(
+            user, status=404, object_type="consent.ConsentGrant", object_id=str(grant_id)[:64]
+        )
     policy.require_case(user, grant.case_id, policy.CaseAction.RECORD_CONSENT)
     return grant
 
@@ -114,8 +146,9 @@ def grant_withdraw(*, user, grant_id, reason: str) -> ConsentGrant:
     if not reason:
         raise ValidationError({"reason": [_("Ange skälet till återkallelsen.")]})
     if len(reason) > PURPOSE_MAX:
-        raise ValidationError({"reason": [_("Skälet får vara högst %(max)d tecken.")
-                                          % {"max": PURPOSE_MAX}]})
+        raise ValidationError(
+            {"reason": [_("Skälet får vara högst %(max)d tecken.") % {"max": PURPOSE_MAX}]}
+        )
     with change_actor(user), transaction.atomic():
         grant = ConsentGrant.objects.select_for_update().select_related("case").get(pk=grant.pk)
         if grant.withdrawn_at is not None:
@@ -124,8 +157,14 @@ def grant_withdraw(*, user, grant_id, reason: str) -> ConsentGrant:
         grant.withdrawn_by = user
         grant.withdrawal_reason = reason
         grant.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
-        audit.record(action=Action.CONSENT_WITHDRAWN, object_type="consent.ConsentGrant",
-                     object_id=grant.pk, case_id=grant.case_id, youth_id=grant.case.youth_id)
+        audit.record(
+            action=Action.CONSENT_WITHDRAWN,
+            actor=user,
+            object_type="consent.ConsentGrant",
+            object_id=grant.pk,
+            case_id=grant.case_id,
+            youth_id=grant.case.youth_id,
+        )
     return grant
 
 
@@ -156,14 +195,32 @@ def document_attach(*, user, grant_id, data: bytes) -> ConsentDocument:
         raise ValidationError({"document": [_("Filen ska vara en PDF eller en bild (PNG, JPEG).")]})
     with change_actor(user), transaction.atomic():
         if ConsentDocument.objects.filter(grant=grant).exists():
-            raise ValidationError({"document": [
-                _("Samtycket har redan en blankett. Registrera ett nytt samtycke vid ändring.")]})
+            raise ValidationError(
+                {
+                    "document": [
+                        _(
+                            "Samtycket har redan en blankett. "
+                            "Registrera ett nytt samtycke vid ändring."
+                        )
+                    ]
+                }
+            )
         document = ConsentDocument.objects.create(
-            grant=grant, content_type=kind[0], size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(), data=data, uploaded_by=user)
-        audit.record(action=Action.CREATE, object_type="consent.ConsentDocument",
-                     object_id=document.pk, case_id=grant.case_id,
-                     youth_id=grant.case.youth_id)
+            grant=grant,
+            content_type=kind[0],
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            data=data,
+            uploaded_by=user,
+        )
+        audit.record(
+            action=Action.CREATE,
+            actor=user,
+            object_type="consent.ConsentDocument",
+            object_id=document.pk,
+            case_id=grant.case_id,
+            youth_id=grant.case.youth_id,
+        )
     return document
 
 
@@ -174,9 +231,22 @@ def document_read(*, user, grant_id) -> tuple[ConsentDocument, str]:
     grant = require_grant(user, grant_id)
     with transaction.atomic():
         document = ConsentDocument.objects.filter(grant=grant).first()
-        if document is None:
-            raise policy.NotVisible()
-        audit.record(action=Action.VIEW, object_type="consent.ConsentDocument",
-                     object_id=document.pk, case_id=grant.case_id,
-                     youth_id=grant.case.youth_id)
+        if document is not None:
+            audit.record(
+                action=Action.VIEW,
+                actor=user,
+                object_type="consent.ConsentDocument",
+                object_id=document.pk,
+                case_id=grant.case_id,
+                youth_id=grant.case.youth_id,
+            )
+    if document is None:
+        raise policy.deny(
+            user,
+            status=404,
+            object_type="consent.ConsentDocument",
+            object_id=grant.pk,
+            case_id=grant.case_id,
+            purpose="no signed form",
+        )
     return document, document_kind(document.data)[1]

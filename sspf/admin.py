@@ -42,6 +42,13 @@ class UserAdmin(DjangoUserAdmin):
     )
     readonly_fields = ["last_login", "date_joined"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Nobody gives themselves a role or an organisation, so an administrator cannot
+        # turn their own account into one that reads cases.
+        if obj is not None and obj.pk == request.user.pk:
+            return [*self.readonly_fields, "role", "organisation", "is_active"]
+        return self.readonly_fields
+
     def has_delete_permission(self, request, obj=None):
         return False
 

@@ -280,3 +280,34 @@ def test_reopening_for_a_returning_young_person_keeps_protection_and_contact(dem
     again.youth.refresh_from_db()
     assert again.youth.protected_identity is True
     assert again.youth.phone == "070-1"
+
+
+def test_refused_second_case_is_recorded(demo):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        services.case_create(user=demo["koordinator"], personnummer="20110314-9801",
+                             first_name="Elsa", last_name="Demosson")
+    event = AccessEvent.objects.filter(action="create", outcome="denied").get()
+    assert event.actor_username == "koordinator" and "open case" in event.purpose
+
+
+def test_an_administrator_cannot_give_themselves_a_case_role(demo, client):
+    admin_user = demo["admin"]
+    log_in_verified(client, admin_user)
+    org = demo["koordinator"].organisation
+    client.post(f"/admin/sspf/user/{admin_user.pk}/change/", {
+        "username": "admin", "role": "coordinator", "organisation": org.pk, "is_active": "on",
+        "first_name": "", "last_name": "", "email": ""})
+    admin_user.refresh_from_db()
+    assert admin_user.role == "administrator" and admin_user.organisation is None
+
+
+def test_admin_shows_no_totp_secret_and_no_change_history(demo, client):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    log_in_verified(client, demo["admin"])
+    device = TOTPDevice.objects.get(user=demo["koordinator"])
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").content.decode()
+    assert device.key not in page
+    assert client.get("/admin/auditlog/logentry/").status_code == 404

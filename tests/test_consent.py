@@ -412,3 +412,32 @@ def test_the_team_at_large_does_not_get_the_signed_form(demo, client):
     response = client.get(f"/samtycken/{grant.pk}/blankett/")
     assert response.status_code == 403
     assert b"Demosson" not in response.content
+
+
+def test_consent_cannot_outlast_the_municipality_validity(demo, api_client):
+    elsa = demo.cases["Elsa"]
+    response = api_client(demo["koordinator"]).post(f"/api/v1/cases/{elsa.pk}/consents/", {
+        "giver": {"type": "youth"}, "organisations": orgs(demo, "skolkurator", "polis"),
+        "categories": ["school"], "purpose": "x", "form": "written",
+        "given_on": "2026-11-01", "valid_until": "2099-01-01"}, format="json")
+    assert response.status_code == 400
+    assert "12 månader" in response.json()["valid_until"][0]
+    assert not ConsentGrant.objects.exists()
+
+
+def test_a_missing_signed_form_is_a_recorded_404(demo, client):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["koordinator"])
+    assert client.get(f"/samtycken/{grant.pk}/blankett/").status_code == 404
+    assert AccessEvent.objects.filter(action="denied", object_type="consent.ConsentDocument",
+                                      case_id=grant.case_id).exists()
+
+
+def test_consent_page_records_the_guardians_it_shows(demo, client):
+    elsa = demo.cases["Elsa"]
+    log_in_verified(client, demo["skolkurator"])
+    client.get(f"/arenden/{elsa.pk}/samtycken/")
+    shown = set(AccessEvent.objects.filter(actor_username="skolkurator",
+                                           object_type="cases.Guardian")
+                .values_list("object_id", flat=True))
+    assert shown == {str(g.pk) for g in elsa.youth.guardians.all()}

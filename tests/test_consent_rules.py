@@ -34,6 +34,7 @@ def grant(gid, giver, orgs=ALL_ORGS, cats=ALL_CATS, given=date(2026, 1, 1),
         (17, [1], 18, [MUM]),  # a municipality that asks the youth only at 18
         (18, [1, 2], 15, [YOUTH]),
         (13, [], 15, []),  # nobody registered yet: nobody can consent
+        (16, [], 15, []),  # not even the 16-year-old alone
     ],
 )
 def test_required_givers(age, custodians, own_age, expected):
