@@ -12,6 +12,12 @@ def record(**kwargs):
     return _record(**kwargs)
 
 
+def record_about(obj, **kwargs):
+    from audit.events import record_about as _record_about
+
+    return _record_about(obj, **kwargs)
+
+
 def record_many(events):
     from audit.events import record_many as _record_many
 

@@ -86,3 +86,16 @@ def record_many(events: list[dict]) -> list[AccessEvent]:
         built = AccessEvent.objects.bulk_create(built)  # ids come back on SQLite and PostgreSQL
         chain.append_many(ChainLink.RecordType.ACCESS, built)
     return built
+
+
+def record_about(obj, *, action: str, actor, case_id=None, youth_id=None, **extra) -> AccessEvent:
+    """``record`` for a model instance: its label and id name the object."""
+    return record(
+        action=action,
+        actor=actor,
+        object_type=obj._meta.label,
+        object_id=obj.pk,
+        case_id=case_id,
+        youth_id=youth_id,
+        **extra,
+    )

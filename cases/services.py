@@ -78,8 +78,8 @@ def _bump(case: Case) -> None:
 
 
 def _record(user, action, obj, case: Case, **extra):
-    audit.record(action=action, actor=user, object_type=obj._meta.label, object_id=obj.pk,
-                 case_id=case.pk, youth_id=case.youth_id, **extra)
+    audit.record_about(obj, action=action, actor=user, case_id=case.pk,
+                       youth_id=case.youth_id, **extra)
 
 
 def case_create(*, user, personnummer: str, first_name: str, last_name: str,

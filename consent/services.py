@@ -115,11 +115,10 @@ def grant_record(
             recorded_by=user,
         )
         grant.organisations.set(found)
-        audit.record(
+        audit.record_about(
+            grant,
             action=Action.CONSENT_GIVEN,
             actor=user,
-            object_type="consent.ConsentGrant",
-            object_id=grant.pk,
             case_id=case.pk,
             youth_id=case.youth_id,
         )
@@ -157,11 +156,10 @@ def grant_withdraw(*, user, grant_id, reason: str) -> ConsentGrant:
         grant.withdrawn_by = user
         grant.withdrawal_reason = reason
         grant.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_reason"])
-        audit.record(
+        audit.record_about(
+            grant,
             action=Action.CONSENT_WITHDRAWN,
             actor=user,
-            object_type="consent.ConsentGrant",
-            object_id=grant.pk,
             case_id=grant.case_id,
             youth_id=grant.case.youth_id,
         )
@@ -213,11 +211,10 @@ def document_attach(*, user, grant_id, data: bytes) -> ConsentDocument:
             data=data,
             uploaded_by=user,
         )
-        audit.record(
+        audit.record_about(
+            document,
             action=Action.CREATE,
             actor=user,
-            object_type="consent.ConsentDocument",
-            object_id=document.pk,
             case_id=grant.case_id,
             youth_id=grant.case.youth_id,
         )
@@ -232,11 +229,10 @@ def document_read(*, user, grant_id) -> tuple[ConsentDocument, str]:
     with transaction.atomic():
         document = ConsentDocument.objects.filter(grant=grant).first()
         if document is not None:
-            audit.record(
+            audit.record_about(
+                document,
                 action=Action.VIEW,
                 actor=user,
-                object_type="consent.ConsentDocument",
-                object_id=document.pk,
                 case_id=grant.case_id,
                 youth_id=grant.case.youth_id,
             )
