@@ -93,12 +93,18 @@ def required_givers(*, birth_date: date, custodian_ids: Iterable[int], own_conse
     return givers
 
 
-def current_grants(grants: Iterable[Grant], now: datetime) -> dict[Giver, Grant]:
-    """Each giver's latest grant, where it is in force."""
+def latest_grants(grants: Iterable[Grant], today: date) -> dict[Giver, Grant]:
+    """Each giver's latest grant given on or before ``today``, in force or not."""
     latest: dict[Giver, Grant] = {}
     for grant in sorted(grants, key=lambda g: (g.given_on, g.id)):
-        if grant.given_on <= now.date():
+        if grant.given_on <= today:
             latest[grant.giver] = grant
+    return latest
+
+
+def current_grants(grants: Iterable[Grant], now: datetime) -> dict[Giver, Grant]:
+    """Each giver's latest grant, where it is in force."""
+    latest = latest_grants(grants, now.date())
     return {giver: grant for giver, grant in latest.items() if grant.in_force(now)}
 
 

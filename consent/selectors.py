@@ -27,6 +27,7 @@ class ConsentOverview:
     guardians: dict[int, Guardian]
     may_record: bool
     documents: set[int]  # ids of the grants that have a signed form
+    team_organisations: set[int]  # organisations of the active team, to pre-fill a grant
 
     def active_ids(self) -> set[int]:
         return {g.id for g in rules.current_grants(self.status.grants, self.status.now).values()}
@@ -49,6 +50,11 @@ def consent_overview(*, user, case_id) -> ConsentOverview:
             may_record=policy.may(user, case, policy.CaseAction.RECORD_CONSENT),
             documents=set(
                 ConsentDocument.objects.filter(grant__case=case).values_list("grant_id", flat=True)
+            ),
+            team_organisations=set(
+                case.memberships.filter(removed_at__isnull=True).values_list(
+                    "user__organisation_id", flat=True
+                )
             ),
         )
         audit.record_many(
@@ -108,9 +114,10 @@ def expiring_for_start_page(user, *, days: int = 30):
             .select_related("youth", "municipality")
             .distinct()
         }
+        statuses = enforcement.case_consents(list(cases.values()))
         rows = []
         for case in cases.values():
-            status = enforcement.case_consent(case)
+            status = statuses[case.pk]
             for grant in rules.current_grants(status.grants, status.now).values():
                 if grant.valid_until <= horizon:
                     rows.append(

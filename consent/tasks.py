@@ -20,14 +20,6 @@ from sspf.notifications import email_unread, notify
 WINDOWS = ((7, "7"), (30, "30"))
 
 
-def _latest_per_giver(grants: list[rules.Grant], today) -> list[rules.Grant]:
-    latest = {}
-    for grant in sorted(grants, key=lambda g: (g.given_on, g.id)):
-        if grant.given_on <= today:
-            latest[grant.giver] = grant
-    return list(latest.values())
-
-
 def reminders_due(now=None) -> list[tuple[Case, rules.Grant, str]]:
     now = timezone.localtime(now)
     today = now.date()
@@ -36,9 +28,11 @@ def reminders_due(now=None) -> list[tuple[Case, rules.Grant, str]]:
                                             valid_until__lte=horizon,
                                             case__status=Case.Status.OPEN)
                 .values_list("case_id", flat=True).distinct())
+    cases = list(Case.objects.filter(pk__in=case_ids).select_related("youth", "municipality"))
+    statuses = enforcement.case_consents(cases, now=now)
     due = []
-    for case in Case.objects.filter(pk__in=case_ids).select_related("youth", "municipality"):
-        for grant in _latest_per_giver(enforcement.case_consent(case, now=now).grants, today):
+    for case in cases:
+        for grant in rules.latest_grants(statuses[case.pk].grants, today).values():
             if grant.withdrawn_at is not None:
                 continue
             days_left = (grant.valid_until - today).days

@@ -40,19 +40,17 @@ def consent_overview(request, case_id):
 
 @require_http_methods(["GET", "POST"])
 def grant_create(request, case_id):
+    # Checked before anything is read, so a refused user leaves only the denial.
+    policy.require_case(request.user, case_id, policy.CaseAction.RECORD_CONSENT)
     overview = selectors.consent_overview(user=request.user, case_id=case_id)
     case = overview.case
-    if not overview.may_record:
-        raise policy.deny(request.user, status=403, object_type="cases.Case", object_id=case.pk,
-                          case_id=case.pk, youth_id=case.youth_id, purpose="record_consent")
     givers = [("youth", _("Den unge"))] + [
         (f"guardian:{g.pk}",
          f"{pgettext('en person', 'Vårdnadshavare')}: {g.first_name} {g.last_name}")
         for g in overview.guardians.values()
     ]
     orgs = Organisation.objects.filter(municipality_id=case.municipality_id).order_by("name")
-    team_orgs = {str(m.user.organisation_id) for m in case.memberships.filter(
-        removed_at__isnull=True).select_related("user")}
+    team_orgs = {str(org_id) for org_id in overview.team_organisations}
     form = GrantForm(request.POST or None, givers=givers,
                      organisations=[(str(o.pk), o.name) for o in orgs],
                      initial={"organisations": sorted(team_orgs), "form": "written"})
