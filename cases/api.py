@@ -202,8 +202,7 @@ class GuardiansView(TokenAPIView):
 
     @extend_schema(responses=GuardianOut(many=True))
     def get(self, request, case_id):
-        _case, guardians, _contact = selectors.guardian_list(user=request.user,
-                                                             case_id=case_id)
+        guardians = selectors.guardian_list(user=request.user, case_id=case_id)
         return Response(GuardianOut(guardians, many=True).data)
 
     @extend_schema(request=GuardianIn, responses={201: GuardianOut})

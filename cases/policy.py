@@ -172,10 +172,13 @@ def visible_entries(user, case: Case) -> QuerySet[Entry]:
     return Entry.objects.filter(case=case).filter(crosses)
 
 
-def may_see_contact_details(user, person: Youth | Guardian, case: Case) -> bool:
+def may_see_contact_details(user, person: Youth | Guardian, case: Case, *,
+                            may_manage: bool | None = None) -> bool:
     """Address and phone: to the team, except when the person or the young person of the
     case has a protected identity (a guardian usually shares the young person's
     address); then only the case's coordinators see them."""
     if not (person.protected_identity or case.youth.protected_identity):
         return True
-    return may(user, case, CaseAction.MANAGE)
+    if may_manage is None:
+        may_manage = may(user, case, CaseAction.MANAGE)
+    return may_manage

@@ -171,16 +171,20 @@ def case_detail(*, user, case_id) -> CaseDetail:
             .select_related("source_org", "author")
             .order_by("-created_at", "-id")
         )
+        may_manage = policy.may(user, case, policy.CaseAction.MANAGE)
         detail = CaseDetail(
             case=case,
             guardians=guardians,
             members=members,
             entries=entries,
-            show_youth_contact=policy.may_see_contact_details(user, case.youth, case),
+            show_youth_contact=policy.may_see_contact_details(
+                user, case.youth, case, may_manage=may_manage
+            ),
             guardian_contact={
-                g.pk: policy.may_see_contact_details(user, g, case) for g in guardians
+                g.pk: policy.may_see_contact_details(user, g, case, may_manage=may_manage)
+                for g in guardians
             },
-            may_manage=policy.may(user, case, policy.CaseAction.MANAGE),
+            may_manage=may_manage,
             may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),
         )
         _record_case_detail(user, case, guardians, entries)
@@ -229,11 +233,11 @@ def _record_case_detail(user, case, guardians, entries):
     audit.record_many(events)
 
 
-def guardian_list(*, user, case_id) -> tuple[Case, list[Guardian], dict[int, bool]]:
+def guardian_list(*, user, case_id) -> list[Guardian]:
+    """The guardians of a case's young person (the API gives no contact details)."""
     case = policy.require_case(user, case_id)
     with transaction.atomic():
         guardians = list(case.youth.guardians.order_by("id"))
-        contact = {g.pk: policy.may_see_contact_details(user, g, case) for g in guardians}
         audit.record_many(
             [
                 {
@@ -247,7 +251,7 @@ def guardian_list(*, user, case_id) -> tuple[Case, list[Guardian], dict[int, boo
                 for g in guardians
             ]
         )
-    return case, guardians, contact
+    return guardians
 
 
 def entry_list(*, user, case_id) -> list[Entry]:
