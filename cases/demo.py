@@ -1,31 +1,64 @@
 """Fictional demo cases, written through the services so teams, permissions and audit
 events are exactly what real use would leave behind.
 
-The identity numbers are made up: valid date and check digit, serial numbers in the
-9700–9899 range. They are not taken from Skatteverket's published test series;
-replace them with test-series numbers before the demo is shown where real data could
-exist."""
+Ages are fixed relative to the day the demo was first seeded (the lead coordinator's
+account creation day), so a demo seeded in any year shows youths inside the age span,
+and running the seed again finds the same people. The identity numbers follow
+Skatteverket's published test series ("Testpersonnummer", open data under CC0,
+https://www.dataportal.se/sv/datasets/6_67959/testpersonnummer), in which every date
+has the birth numbers 238 (female) and 239 (male); those numbers are never given to a
+real person."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django.db import transaction
+from django.utils import timezone
 
 from cases import services
 from cases.models import Youth
 from cases.selectors import PNR_INDEX
 from sspf.crypto import blind_index
 from sspf.models import User
-from sspf.personnummer import parse
+from sspf.personnummer import check_digit
 
-# youth, area, lead, team, guardians, entries (author, category, text, statutory basis)
+TEST_SERIES_BIRTH_NUMBER = {"F": "238", "M": "239"}
+
+
+def test_series_number(born: date, sex: str) -> str:
+    """``YYYYMMDD-NNNN`` in Skatteverket's test series for a birth date and sex."""
+    nine = born.strftime("%y%m%d") + TEST_SERIES_BIRTH_NUMBER[sex]
+    return f"{born:%Y%m%d}-{TEST_SERIES_BIRTH_NUMBER[sex]}{check_digit(nine)}"
+
+
+def born_before(anchor: date, years: int, days: int) -> date:
+    try:
+        day = anchor.replace(year=anchor.year - years)
+    except ValueError:  # 29 February in a year without one
+        day = anchor.replace(year=anchor.year - years, day=28)
+    return day - timedelta(days=days)
+
+
+def demo_anchor(lead: User) -> date:
+    return timezone.localdate(lead.date_joined)
+
+
+def person_number(anchor: date, person: tuple) -> str:
+    _first, _last, sex, (years, days) = person[:4]
+    return test_series_number(born_before(anchor, years, days), sex)
+
+
+# youth (first, last, sex, (age in years, extra days), protected), area, lead, team,
+# guardians (first, last, sex, age, custodian), entries (author, category, text, basis)
 DEMO_CASES = [
     {
-        "youth": ("20110314-9801", "Elsa", "Demosson", False),
+        "youth": ("Elsa", "Demosson", "F", (15, 250), False),
         "area": "Kvarnbacka",
         "lead": "koordinator",
         "team": ["skolkurator", "socialsekreterare", "fritidsledare"],
-        "guardians": [("19740312-9807", "Maria", "Demosson", True),
-                      ("19760918-9811", "Johan", "Demosson", True)],
+        "guardians": [("Maria", "Demosson", "F", (52, 255), True),
+                      ("Johan", "Demosson", "M", (50, 65), True)],
         "entries": [
             ("skolkurator", "school", "Hög frånvaro sedan höstlovet, främst måndagar. "
              "Elsa säger att hon mår dåligt på morgnarna.", ""),
@@ -40,11 +73,11 @@ DEMO_CASES = [
         ],
     },
     {
-        "youth": ("20100902-9818", "Omar", "Exempelsson", False),
+        "youth": ("Omar", "Exempelsson", "M", (16, 81), False),
         "area": "Centrum",
         "lead": "koordinator",
         "team": ["polis", "socialsekreterare"],
-        "guardians": [("19780101-9824", "Leila", "Exempelsson", True)],
+        "guardians": [("Leila", "Exempelsson", "F", (48, 325), True)],
         "entries": [
             ("polis", "police", "Omar har setts med äldre ungdomar vid centrumtorget "
              "sena kvällar.", ""),
@@ -53,18 +86,18 @@ DEMO_CASES = [
         ],
     },
     {
-        "youth": ("20120621-9808", "Nora", "Testlund", True),
+        "youth": ("Nora", "Testlund", "F", (14, 154), True),
         "area": "Ängaby",
         "lead": "koordinator",
         "team": ["skolkurator"],
-        "guardians": [("19801224-9838", "Sara", "Testlund", True)],
+        "guardians": [("Sara", "Testlund", "F", (45, 333), True)],
         "entries": [
             ("skolkurator", "school", "Nora har bytt skola under terminen. "
              "Skyddade personuppgifter: visa inga kontaktuppgifter.", ""),
         ],
     },
     {
-        "youth": ("20130115-9800", "Alva", "Grannbydotter", False),
+        "youth": ("Alva", "Grannbydotter", "F", (13, 311), False),
         "area": "",
         "lead": "koordinator2",
         "team": [],
@@ -76,14 +109,27 @@ DEMO_CASES = [
 ]
 
 
+def demo_youth_numbers() -> list[tuple[str, str]]:
+    """(name, identity number) of each demo youth whose lead exists, computed from the
+    demo definition rather than read from the records, so printing them is no read of
+    personal data."""
+    leads = {u.username: u for u in User.objects.filter(
+        username__in={spec["lead"] for spec in DEMO_CASES})}
+    return [(f"{spec['youth'][0]} {spec['youth'][1]}",
+             person_number(demo_anchor(leads[spec["lead"]]), spec["youth"]))
+            for spec in DEMO_CASES if spec["lead"] in leads]
+
+
 @transaction.atomic
 def seed_demo_cases() -> int:
     created = 0
     for spec in DEMO_CASES:
         lead = User.objects.get(username=spec["lead"])
         municipality = lead.organisation.municipality
-        pnr, first, last, protected = spec["youth"]
-        index = blind_index(parse(pnr).normalised, purpose=PNR_INDEX)
+        anchor = demo_anchor(lead)
+        first, last, _sex, _age, protected = spec["youth"]
+        pnr = person_number(anchor, spec["youth"])
+        index = blind_index(pnr.replace("-", ""), purpose=PNR_INDEX)
         if Youth.objects.filter(municipality=municipality, personnummer_index=index).exists():
             continue
         area = spec["area"] if spec["area"] in municipality.areas else ""
@@ -91,14 +137,13 @@ def seed_demo_cases() -> int:
                                     last_name=last, protected_identity=protected, area=area)
         for username in spec["team"]:
             services.member_add(user=lead, case_id=case.pk, username=username)
-        for g_pnr, g_first, g_last, custodian in spec["guardians"]:
-            services.guardian_add(user=lead, case_id=case.pk, personnummer=g_pnr,
-                                  first_name=g_first, last_name=g_last, custodian=custodian,
-                                  protected_identity=protected)
+        for guardian in spec["guardians"]:
+            services.guardian_add(user=lead, case_id=case.pk,
+                                  personnummer=person_number(anchor, guardian),
+                                  first_name=guardian[0], last_name=guardian[1],
+                                  custodian=guardian[4], protected_identity=protected)
         for author, category, text, basis in spec["entries"]:
             services.entry_add(user=User.objects.get(username=author), case_id=case.pk,
                                category=category, text=text, statutory_basis=basis)
         created += 1
     return created
-
-

@@ -58,7 +58,7 @@ class IdentityNumber:
     __repr__ = __str__
 
 
-def luhn_ok(digits: str) -> bool:
+def _luhn_sum(digits: str) -> int:
     total = 0
     for position, char in enumerate(reversed(digits)):
         value = int(char)
@@ -67,7 +67,16 @@ def luhn_ok(digits: str) -> bool:
             if value > 9:
                 value -= 9
         total += value
-    return total % 10 == 0
+    return total
+
+
+def luhn_ok(digits: str) -> bool:
+    return _luhn_sum(digits) % 10 == 0
+
+
+def check_digit(nine_digits: str) -> str:
+    """The Luhn check digit that completes ``YYMMDDNNN``."""
+    return str(-_luhn_sum(nine_digits + "0") % 10)
 
 
 def parse(value: str, *, today: date | None = None) -> IdentityNumber:

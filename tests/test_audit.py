@@ -20,7 +20,7 @@ import audit
 from audit import chain, triggers
 from audit.models import AccessEvent, Action, ChainLink, Outcome
 from sspf.roles import Role
-from tests.conftest import log_in_verified
+from tests.conftest import AuditTablesFlushable, log_in_verified
 from tests.crypto_models import SecretNote
 from tests.factories import PASSWORD, current_code, make_staff
 
@@ -291,16 +291,9 @@ def test_orm_delete_of_an_event_is_refused(coordinator):
 # --- Concurrency (PostgreSQL) -----------------------------------------------------------
 
 
-class ConcurrentWriterTests(TransactionTestCase):
+class ConcurrentWriterTests(AuditTablesFlushable, TransactionTestCase):
     """Writers on separate connections commit for real, so this is a
-    TransactionTestCase; the flush after it empties tables the triggers guard."""
-
-    def _fixture_teardown(self):
-        triggers.remove(connection)
-        try:
-            super()._fixture_teardown()
-        finally:
-            triggers.install(connection)
+    TransactionTestCase."""
 
     def setUp(self):
         if connection.vendor != "postgresql":

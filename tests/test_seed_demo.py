@@ -107,3 +107,38 @@ def test_accounts_are_never_deleted(monkeypatch):
     with pytest.raises(ValidationError):
         user.delete()
     assert User.objects.filter(username="polis").exists()
+
+
+def test_demo_numbers_follow_the_test_series():
+    from datetime import date
+
+    from cases.demo import test_series_number
+
+    # 2017-01-01, male: a number of Skatteverket's published series.
+    assert test_series_number(date(2017, 1, 1), "M") == "20170101-2393"
+    assert test_series_number(date(2017, 1, 1), "F")[9:12] == "238"
+
+
+def test_demo_ages_hold_whatever_the_year_and_a_later_seed_finds_the_same_people(
+        monkeypatch):
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    from cases.models import Case
+    from sspf.personnummer import parse
+
+    with time_machine.travel(dt.datetime(2031, 5, 2, 9, 0, tzinfo=dt.UTC), tick=False):
+        output = seed(monkeypatch)
+        numbers = dict(line.rsplit(None, 1) for line in output.splitlines()
+                       if line.startswith("  ") and line.strip()[-5:-4] == "-")
+        ages = {name.split()[0]: parse(number).age_on(timezone.localdate())
+                for name, number in ((n.strip(), v) for n, v in numbers.items())}
+    assert ages == {"Elsa": 15, "Omar": 16, "Nora": 14, "Alva": 13}
+    assert Case.objects.count() == 4
+
+    with time_machine.travel(dt.datetime(2033, 1, 9, 9, 0, tzinfo=dt.UTC), tick=False):
+        again = seed(monkeypatch)
+    assert "Created" not in again
+    assert Case.objects.count() == 4

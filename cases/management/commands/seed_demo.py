@@ -10,7 +10,7 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.demo import seed_demo_cases
+from cases.demo import demo_youth_numbers, seed_demo_cases
 from sspf.demo import DEFAULT_DEMO_PASSWORD, seed_accounts
 
 
@@ -33,3 +33,6 @@ class Command(BaseCommand):
         )
         if created:
             self.stdout.write(f"Created {created} demo case(s) with fictional people.")
+        self.stdout.write("Demo young people (identity numbers from Skatteverket's test series):")
+        for name, number in demo_youth_numbers():
+            self.stdout.write(f"  {name:<22} {number}")
