@@ -56,9 +56,15 @@ def _canonical_value(value):
 
 
 def record_digest(obj) -> str:
-    """SHA-256 of a record's canonical form: every concrete column, sorted keys."""
+    """SHA-256 of a record's canonical form: every concrete column, sorted keys.
+
+    Each value goes through its field's ``to_python`` first, so the value held in memory
+    at write time and the value read back from the database give the same form (an
+    IPv6 address, for one, is stored in Django's normal form whatever was passed)."""
     data = {
-        field.attname: _canonical_value(getattr(obj, field.attname))
+        field.attname: _canonical_value(
+            None if getattr(obj, field.attname) is None
+            else field.to_python(getattr(obj, field.attname)))
         for field in obj._meta.concrete_fields
     }
     payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),

@@ -43,9 +43,12 @@ def client_ip(request) -> str | None:
     else:
         value = request.META.get("REMOTE_ADDR", "")
     try:
-        return ipaddress.ip_address(value).compressed
+        address = ipaddress.ip_address(value)
     except ValueError:
         return None
+    # A dual-stack listener reports an IPv4 client as ::ffff:a.b.c.d; record the IPv4.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return str(mapped or address)
 
 
 def from_request(request) -> RequestContext:

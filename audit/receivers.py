@@ -9,6 +9,7 @@ from __future__ import annotations
 from auditlog.models import LogEntry
 from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -37,7 +38,7 @@ def _login_failed(sender, credentials, request=None, **kwargs):
     account = _known_account(credentials.get("username"))
     record(
         action=Action.LOGIN_FAILED,
-        actor=account,
+        actor=account or AnonymousUser(),  # never whoever the session belongs to
         outcome=Outcome.DENIED,
         object_type="" if account is None else "sspf.User",
         object_id=None if account is None else account.pk,
@@ -49,7 +50,7 @@ def _locked_out(sender, request, username, ip_address, **kwargs):
     account = _known_account(username)
     record(
         action=Action.LOCKOUT,
-        actor=account,
+        actor=account or AnonymousUser(),
         outcome=Outcome.DENIED,
         object_type="" if account is None else "sspf.User",
         object_id=None if account is None else account.pk,

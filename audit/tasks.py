@@ -1,19 +1,29 @@
 """Nightly verification of the audit chains; the result is itself an audit event."""
 
 from celery import shared_task
-from django.db import transaction
+from django.db import connection, transaction
 
-from audit import chain
+from audit import chain, triggers
 from audit.events import record
 from audit.models import Action, Outcome
 
 
 @shared_task(name="audit.verify_chains")
 def verify_chains() -> bool:
-    result = chain.verify()
+    try:
+        result = chain.verify()
+        absent = triggers.missing(connection)
+    except Exception as exc:
+        with transaction.atomic():
+            record(action=Action.AUDIT_BROKEN, outcome=Outcome.FAILED,
+                   purpose=f"verification could not run: {type(exc).__name__}")
+        raise
+    problems = ([result.problem] if not result.ok else []) + (
+        [f"append-only trigger(s) missing: {', '.join(absent)}"] if absent else [])
     with transaction.atomic():
-        if result.ok:
-            record(action=Action.AUDIT_VERIFIED, purpose=f"{result.links} links verified")
+        if problems:
+            record(action=Action.AUDIT_BROKEN, outcome=Outcome.FAILED,
+                   purpose="; ".join(problems)[:500])
         else:
-            record(action=Action.AUDIT_BROKEN, outcome=Outcome.FAILED, purpose=result.problem[:500])
-    return result.ok
+            record(action=Action.AUDIT_VERIFIED, purpose=f"{result.links} links verified")
+    return not problems

@@ -3,7 +3,10 @@
 Installed by migration on PostgreSQL and SQLite: UPDATE and DELETE (and TRUNCATE on
 PostgreSQL) on the access events, the chain links and django-auditlog's log entries
 are refused by the database itself, whatever code or console issues them. A database
-owner can still drop a trigger; the hash chain is what makes that visible.
+owner can still drop a trigger; the hash chain is what makes that visible, and
+``missing()`` (run by ``verify_audit`` and the nightly task) names a trigger that is
+gone. On SQLite a migration that rebuilds a table drops its triggers with it, so they
+are installed again after every ``migrate``.
 """
 
 from __future__ import annotations
@@ -64,6 +67,25 @@ def _statements_remove(vendor: str) -> list[str]:
     raise NotImplementedError(f"no append-only triggers for {vendor}")
 
 
+def expected(vendor: str) -> list[str]:
+    if vendor == "postgresql":
+        return [f"{table}_{kind}" for table in AUDIT_TABLES
+                for kind in ("append_only", "no_truncate")]
+    return [f"{table}_no_{op}" for table in AUDIT_TABLES for op in ("update", "delete")]
+
+
+def missing(connection) -> list[str]:
+    """Names of append-only triggers that are absent (or disabled, on PostgreSQL)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                           "AND tgenabled <> 'D'")
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        present = {row[0] for row in cursor.fetchall()}
+    return [name for name in expected(connection.vendor) if name not in present]
+
+
 def install(connection) -> None:
     with connection.cursor() as cursor:
         for statement in _statements_install(connection.vendor):
@@ -75,6 +97,15 @@ def remove(connection) -> None:
     with connection.cursor() as cursor:
         for statement in _statements_remove(connection.vendor):
             cursor.execute(statement)
+
+
+def reinstall_after_migrate(sender, using, **kwargs) -> None:
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor in ("postgresql", "sqlite") and set(AUDIT_TABLES) <= set(
+            connection.introspection.table_names()):
+        install(connection)
 
 
 def install_migration(apps, schema_editor):

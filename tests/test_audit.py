@@ -90,6 +90,27 @@ def test_client_ip_comes_from_the_configured_proxy_header_only(client, coordinat
     assert event.ip == "192.0.2.10"
 
 
+@pytest.mark.parametrize(("remote", "stored"), [
+    ("::ffff:10.1.2.3", "10.1.2.3"),  # an IPv4 client on a dual-stack listener
+    ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+    ("fe80::1", "fe80::1"),
+])
+def test_any_client_address_keeps_the_chain_verifiable(client, coordinator, remote, stored):
+    client.post(reverse("login"), {"username": "alice", "password": "wrong"},
+                REMOTE_ADDR=remote, HTTP_USER_AGENT="Läsare\u00e5/1.0 " + "x" * 400)
+    (event,) = events(action=Action.LOGIN_FAILED)
+    assert AccessEvent.objects.get(pk=event.pk).ip == stored
+    result = chain.verify()
+    assert result.ok, result.problem
+
+
+def test_failed_login_is_not_credited_to_the_person_already_logged_in(client, coordinator):
+    log_in_verified(client, coordinator)
+    client.post(reverse("login"), {"username": "nobody", "password": "x"})
+    (event,) = events(action=Action.LOGIN_FAILED)
+    assert event.actor_id is None and event.actor_username == ""
+
+
 def test_anonymous_attempt_records_what_it_can_without_the_typed_name(client):
     client.post(
         reverse("login"), {"username": "Kalle Anka 19121212-1212", "password": "x"},
@@ -182,6 +203,34 @@ def test_verify_audit_reports_count_when_intact(coordinator):
     code, out, _err = run_command("verify_audit")
     assert code == 0
     assert "OK: 3 links verified in 1 chain(s)." in out
+
+
+def _drop_one_trigger():
+    name = triggers.expected(connection.vendor)[0]
+    table = name.rsplit("_", 2)[0] if connection.vendor == "sqlite" else triggers.AUDIT_TABLES[0]
+    with connection.cursor() as cursor:  # restored when the test's transaction rolls back
+        if connection.vendor == "postgresql":
+            cursor.execute(f"DROP TRIGGER {name} ON {table}")
+        else:
+            cursor.execute(f"DROP TRIGGER {name}")
+    return name
+
+
+def test_a_missing_trigger_fails_verification_by_name(coordinator):
+    make_events(2, coordinator)
+    assert triggers.missing(connection) == []
+    name = _drop_one_trigger()
+    code, _out, err = run_command("verify_audit")
+    assert code == 1
+    assert f"append-only trigger(s) missing: {name}" in err
+    assert "2 links verified." in err
+
+
+def test_triggers_are_installed_again_after_migrate(coordinator):
+    triggers.remove(connection)
+    assert len(triggers.missing(connection)) == len(triggers.expected(connection.vendor))
+    triggers.reinstall_after_migrate(sender=None, using="default")
+    assert triggers.missing(connection) == []
 
 
 def test_edited_row_is_named_by_verification(coordinator):
@@ -367,6 +416,30 @@ def test_nightly_task_records_a_break(coordinator):
     (event,) = events(action=Action.AUDIT_BROKEN)
     assert event.outcome == Outcome.FAILED
     assert "link 1" in event.purpose
+
+
+def test_nightly_task_records_a_missing_trigger(coordinator):
+    from audit.tasks import verify_chains
+
+    make_events(1, coordinator)
+    name = _drop_one_trigger()
+    assert verify_chains.delay().get() is False
+    (event,) = events(action=Action.AUDIT_BROKEN)
+    assert name in event.purpose
+
+
+def test_nightly_task_records_that_it_could_not_run(coordinator, monkeypatch):
+    from audit.tasks import verify_chains
+
+    def broken(**_kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(chain, "verify", broken)
+    with pytest.raises(RuntimeError):
+        verify_chains.delay()
+    (event,) = events(action=Action.AUDIT_BROKEN)
+    assert event.outcome == Outcome.FAILED
+    assert event.purpose == "verification could not run: RuntimeError"
 
 
 def test_verification_is_scheduled_nightly():

@@ -57,6 +57,27 @@ def test_superuser_flag_gives_no_case_access(demo, client):
     assert "Elsa" not in response.content.decode()
 
 
+def test_superuser_flag_grants_no_action_its_role_lacks(demo, api_client):
+    """A coordinator-role superuser whose role group carries no permissions may neither
+    create a case nor write in one: only the role's group decides, never the flag."""
+    from django.contrib.auth.models import Group
+
+    from cases import policy
+
+    boss = make_staff("superkoordinator", role=Role.COORDINATOR,
+                      organisation=demo["koordinator"].organisation, is_superuser=True)
+    Group.objects.get(name=str(Role.COORDINATOR)).user_set.remove(boss)
+    boss = type(boss).objects.get(pk=boss.pk)
+    before = Case.objects.count()
+    response = api_client(boss).post("/api/v1/cases/", {"youth": {
+        "personnummer": valid_pnr("120505"), "first_name": "Ny", "last_name": "Person"}},
+        format="json")
+    assert response.status_code == 403
+    assert Case.objects.count() == before
+    assert not policy.may_create_case(boss)
+    assert not policy.role_grants(boss, "cases.add_entry")
+
+
 def test_search_is_posted_and_the_number_stays_out_of_url_and_page(demo, client):
     log_in_verified(client, demo["skolkurator"])
     number = demo.pnr["Elsa"][2:]  # YYMMDD-NNNN

@@ -2,7 +2,9 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from audit import chain
+from django.db import connection
+
+from audit import chain, triggers
 
 
 class Command(BaseCommand):
@@ -20,13 +22,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, expect_head, **options):
         result = chain.verify(expect_heads=expect_head)
-        if result.ok:
+        absent = triggers.missing(connection)
+        if absent:
+            self.stderr.write(f"BROKEN: append-only trigger(s) missing: {', '.join(absent)}")
+        if result.ok and not absent:
             self.stdout.write(
                 f"OK: {result.links} links verified in {result.chains} chain(s)."
             )
             return
-        self.stderr.write(f"BROKEN: {result.problem}")
-        if result.broken_link_id is not None:
-            self.stderr.write(f"First broken link id: {result.broken_link_id}")
-        self.stderr.write(f"{result.links} links verified before the break.")
+        if not result.ok:
+            self.stderr.write(f"BROKEN: {result.problem}")
+            if result.broken_link_id is not None:
+                self.stderr.write(f"First broken link id: {result.broken_link_id}")
+            self.stderr.write(f"{result.links} links verified before the break.")
+        else:
+            self.stderr.write(f"{result.links} links verified.")
         sys.exit(1)
