@@ -60,11 +60,12 @@ class GuardianOut(serializers.ModelSerializer):
 class EntryOut(serializers.ModelSerializer):
     source_org = OrganisationOut()
     author = serializers.CharField(source="author.username")
+    statutory_recipient = OrganisationOut(allow_null=True)
 
     class Meta:
         model = Entry
         fields = ["id", "category", "text", "source_org", "author", "created_at",
-                  "statutory_basis"]
+                  "statutory_basis", "statutory_recipient"]
 
 
 def _page_payload(request, page: Page, status_filter: str) -> dict:
@@ -223,6 +224,10 @@ class EntriesView(TokenAPIView):
         text = serializers.CharField(max_length=ENTRY_TEXT_MAX_LENGTH)
         statutory_basis = serializers.CharField(max_length=200, required=False,
                                                 allow_blank=True, default="")
+        statutory_recipient = serializers.IntegerField(
+            required=False, allow_null=True, default=None, min_value=1,
+            help_text="Id of the team organisation the statutory basis lets the entry "
+                      "reach; required with a statutory basis.")
 
     @extend_schema(responses=EntryOut(many=True))
     def get(self, request, case_id):

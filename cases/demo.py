@@ -50,7 +50,8 @@ def person_number(anchor: date, person: tuple) -> str:
 
 
 # youth (first, last, sex, (age in years, extra days), protected), area, lead, team,
-# guardians (first, last, sex, age, custodian), entries (author, category, text, basis)
+# guardians (first, last, sex, age, custodian), entries (author, category, text,
+# "" or (statutory basis, username whose organisation it lets the entry reach))
 DEMO_CASES = [
     {
         "youth": ("Elsa", "Demosson", "F", (15, 250), False),
@@ -63,7 +64,8 @@ DEMO_CASES = [
             ("skolkurator", "school", "Hög frånvaro sedan höstlovet, främst måndagar. "
              "Elsa säger att hon mår dåligt på morgnarna.", ""),
             ("skolkurator", "school", "Orosanmälan gjord till socialtjänsten efter samtal "
-             "med Elsa och mentor.", "Orosanmälan enligt 14 kap. 1 § SoL"),
+             "med Elsa och mentor.", ("Orosanmälan enligt 14 kap. 1 § SoL",
+                                      "socialsekreterare")),
             ("socialsekreterare", "social", "Förhandsbedömning inledd. Familjen har tackat "
              "ja till samtal.", ""),
             ("fritidsledare", "leisure", "Elsa har börjat i tjejgruppen på tisdagar och "
@@ -143,7 +145,11 @@ def seed_demo_cases() -> int:
                                   first_name=guardian[0], last_name=guardian[1],
                                   custodian=guardian[4], protected_identity=protected)
         for author, category, text, basis in spec["entries"]:
+            basis, recipient = basis or ("", None)
+            if recipient is not None:
+                recipient = User.objects.get(username=recipient).organisation_id
             services.entry_add(user=User.objects.get(username=author), case_id=case.pk,
-                               category=category, text=text, statutory_basis=basis)
+                               category=category, text=text, statutory_basis=basis,
+                               statutory_recipient=recipient)
         created += 1
     return created

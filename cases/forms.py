@@ -77,3 +77,12 @@ class EntryForm(forms.Form):
         required=False,
         help_text=_("Till exempel orosanmälan enligt 14 kap. 1 § SoL. Lämna tomt annars."),
     )
+    statutory_recipient = forms.TypedChoiceField(
+        label=_("Mottagare enligt lagstödet"), required=False, coerce=int, empty_value=None,
+        help_text=_("Den organisation i teamet som lagstödet låter uppgiften nå. Övriga "
+                    "ser den bara om samtycket tillåter det."),
+    )
+
+    def __init__(self, *args, recipients=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["statutory_recipient"].choices = [("", "—"), *recipients]

@@ -112,6 +112,14 @@ class Case(models.Model):
     def __str__(self) -> str:
         return f"Ärende #{self.pk}"
 
+    def team_organisations(self):
+        """Organisations of the case's current members."""
+        return Organisation.objects.filter(pk__in=self.memberships.filter(
+            removed_at__isnull=True).values("user__organisation_id"))
+
+    def team_organisation_ids(self) -> set[int]:
+        return set(self.team_organisations().values_list("pk", flat=True))
+
 
 class CaseUserObjectPermission(UserObjectPermissionBase):
     """django-guardian's per-object permission, with a real foreign key to the case so
@@ -172,12 +180,27 @@ class Entry(models.Model):
     category = models.CharField(_("kategori"), max_length=10, choices=Category.choices)
     text = EncryptedTextField(_("text"), max_length=ENTRY_TEXT_MAX_LENGTH)
     statutory_basis = models.CharField(_("lagstöd"), max_length=200, blank=True)
+    # The one organisation the statutory basis lets the entry reach (a report of concern
+    # under SoL 14:1 goes to social services, not to the whole team).
+    statutory_recipient = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="+", null=True, blank=True,
+        verbose_name=_("mottagare enligt lagstödet"))
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name = _("anteckning")
         verbose_name_plural = _("anteckningar")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # A recipient only with a basis. The service also requires a recipient for a
+            # basis; entries written before recipients existed keep their basis and
+            # reach no other organisation by it.
+            models.CheckConstraint(
+                condition=models.Q(statutory_recipient__isnull=True)
+                | ~models.Q(statutory_basis=""),
+                name="entry_statutory_recipient_needs_basis",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Anteckning #{self.pk}"

@@ -9,8 +9,8 @@ is answered here and nowhere else.
   only within the member's own municipality. Leaving the team removes the permission,
   so access ends with the next request.
 - An entry from organisation S reaches a member of organisation V when S == V, the
-  entry carries a statutory basis, or the effective consent covers S, V and the
-  entry's category. Consent is asked through ``register_crossing_rule`` (the consent
+  entry carries a statutory basis naming V as its recipient, or the effective consent
+  covers S, V and the entry's category. Consent is asked through ``register_crossing_rule`` (the consent
   app registers its rule at start), so this module does not depend on consent.
 - A protected-identity person's address and phone are shown to the case's
   coordinators only.
@@ -176,11 +176,12 @@ def register_crossing_rule(rule: Callable[[object, Case], Q]) -> None:
 
 def visible_entries(user, case: Case) -> QuerySet[Entry]:
     """The entries of a case (already checked visible) that cross to the user's
-    organisation: its own, those with a statutory basis, and those a registered
-    crossing rule (the effective consent) lets through."""
+    organisation: its own, those whose statutory basis names it as the recipient, and
+    those a registered crossing rule (the effective consent) lets through."""
     if not works_on_cases(user):
         return Entry.objects.none()
-    crosses = Q(source_org_id=user.organisation_id) | ~Q(statutory_basis="")
+    crosses = Q(source_org_id=user.organisation_id) | (
+        Q(statutory_recipient_id=user.organisation_id) & ~Q(statutory_basis=""))
     for rule in _crossing_rules:
         crosses |= rule(user, case)
     return Entry.objects.filter(case=case).filter(crosses)

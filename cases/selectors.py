@@ -168,7 +168,7 @@ def case_detail(*, user, case_id) -> CaseDetail:
         case.active_members = members
         entries = list(
             policy.visible_entries(user, case)
-            .select_related("source_org", "author")
+            .select_related("source_org", "author", "statutory_recipient")
             .order_by("-created_at", "-id")
         )
         may_manage = policy.may(user, case, policy.CaseAction.MANAGE)
@@ -259,7 +259,7 @@ def entry_list(*, user, case_id) -> list[Entry]:
     with transaction.atomic():
         entries = list(
             policy.visible_entries(user, case)
-            .select_related("source_org", "author")
+            .select_related("source_org", "author", "statutory_recipient")
             .order_by("-created_at", "-id")
         )
         audit.record_many(

@@ -243,11 +243,30 @@ def guardian_add(*, user, case_id, personnummer: str, first_name: str, last_name
     return guardian
 
 
-def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str = "") -> Entry:
+def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str = "",
+              statutory_recipient: int | None = None) -> Entry:
+    """A statutory basis lets the entry reach one other organisation of the team, the
+    recipient the basis names; without one the entry stays with its own organisation
+    unless the consent allows more."""
     case = policy.require_case(user, case_id, policy.CaseAction.ADD_ENTRY)
     errors: dict = {}
     text = (text or "").strip()
     statutory_basis = (statutory_basis or "").strip()
+    recipient = None if statutory_recipient in (None, "") else statutory_recipient
+    if statutory_basis and recipient is None:
+        errors["statutory_recipient"] = [
+            _("Ange vilken organisation i teamet lagstödet gäller (mottagaren).")]
+    elif recipient is not None and not statutory_basis:
+        errors["statutory_basis"] = [
+            _("Ange lagstödet för att lämna uppgiften till en annan organisation.")]
+    elif recipient is not None:
+        try:
+            recipient = int(recipient)
+        except (TypeError, ValueError):
+            recipient = 0
+        if recipient == user.organisation_id or recipient not in case.team_organisation_ids():
+            errors["statutory_recipient"] = [
+                _("Mottagaren måste vara en annan organisation i ärendets team.")]
     if category not in Entry.Category.values:
         errors["category"] = [_("Okänd kategori. Välj en av: %(choices)s.")
                               % {"choices": ", ".join(Entry.Category.values)}]
@@ -262,7 +281,8 @@ def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str =
     with change_actor(user), transaction.atomic():
         entry = Entry.objects.create(case=case, author=user, source_org=user.organisation,
                                      category=category, text=text,
-                                     statutory_basis=statutory_basis)
+                                     statutory_basis=statutory_basis,
+                                     statutory_recipient_id=recipient)
         _record(user, Action.CREATE, entry, case)
     return entry
 

@@ -179,7 +179,9 @@ def guardian_add(request, case_id):
 @require_http_methods(["GET", "POST"])
 def entry_add(request, case_id):
     case = policy.require_case(request.user, case_id, policy.CaseAction.ADD_ENTRY)
-    form = EntryForm(request.POST or None)
+    recipients = [(org.pk, org.name) for org in case.team_organisations().exclude(
+        pk=request.user.organisation_id).order_by("name")]
+    form = EntryForm(request.POST or None, recipients=recipients)
     if request.method == "POST" and form.is_valid():
         try:
             services.entry_add(user=request.user, case_id=case.pk, **form.cleaned_data)

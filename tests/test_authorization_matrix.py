@@ -251,6 +251,47 @@ def test_a_school_cannot_reach_another_schools_entries_by_any_url(demo, api_clie
         assert [s for s in secrets if s in text] == []
 
 
+def test_a_school_on_the_team_reaches_another_schools_entries_only_with_consent(
+        demo, api_client, client):
+    """rektor2 (Ängabyskolan) joins Elsa's team: Kvarnbackaskolan's entries stay out of
+    every page and API answer until the consent covers both schools."""
+    from cases import services as case_services
+    from cases.models import Entry
+    from consent import services as consent_services
+
+    elsa, lead = demo.cases["Elsa"], demo["koordinator"]
+    case_services.member_add(user=lead, case_id=elsa.pk, username="rektor2")
+    kvarnbacka = [e.text[:30] for e in Entry.objects.filter(
+        case=elsa, source_org=demo["skolkurator"].organisation)]
+    api = api_client(demo["rektor2"])
+    log_in_verified(client, demo["rektor2"])
+
+    def everything():
+        case = f"/api/v1/cases/{elsa.pk}/"
+        answers = [api.get(case + tail) for tail in
+                   ("", "entries/", "guardians/", "consents/", "consent-status/")]
+        answers += [api.get("/api/v1/cases/"),
+                    api.post("/api/v1/cases/search/", {"personnummer": demo.pnr["Elsa"]},
+                             format="json")]
+        answers += [client.get(f"/arenden/{elsa.pk}/{tail}") for tail in ("", "samtycken/")]
+        answers += [client.get("/"), client.get("/arenden/"),
+                    client.post("/arenden/", {"personnummer": demo.pnr["Elsa"]})]
+        assert all(a.status_code == 200 for a in answers)
+        return " ".join(a.content.decode() for a in answers)
+
+    seen = everything()
+    assert [t for t in kvarnbacka if t in seen] == []
+
+    schools = [demo["skolkurator"].organisation_id, demo["rektor2"].organisation_id]
+    for guardian in [None, *elsa.youth.guardians.filter(custodian=True)]:
+        consent_services.grant_record(
+            user=lead, case_id=elsa.pk, giver_type="guardian" if guardian else "youth",
+            guardian_id=guardian.pk if guardian else None, organisations=schools,
+            categories=["school"], purpose="Skolbyte", form="written")
+    seen = everything()
+    assert all(t in seen for t in kvarnbacka)
+
+
 def test_admin_lists_no_personal_models():
     from cases import models as case_models
 

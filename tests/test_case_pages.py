@@ -155,7 +155,7 @@ def test_detail_shows_source_organisation_and_only_crossing_entries(demo, client
     elsa = demo.cases["Elsa"]
     body = page(client, demo["socialsekreterare"], f"/arenden/{elsa.pk}/").content.decode()
     assert "Förhandsbedömning inledd" in body  # own organisation
-    assert "Orosanmälan gjord" in body  # statutory basis
+    assert "Orosanmälan gjord" in body  # statutory basis naming social services
     assert "Kvarnbackaskolan" in body  # its source organisation is shown
     assert "Hög frånvaro" not in body  # school entry without consent or basis
     assert "tjejgruppen" not in body  # leisure entry
@@ -168,8 +168,7 @@ def test_detail_read_is_recorded_per_entry(demo, client):
                                           object_type="cases.Entry")
                .values_list("object_id", flat=True))
     expected = {str(e.pk) for e in Entry.objects.filter(case=elsa)
-                if e.source_org_id == demo["fritidsledare"].organisation_id
-                or e.statutory_basis}
+                if e.source_org_id == demo["fritidsledare"].organisation_id}
     assert seen == expected
     assert AccessEvent.objects.filter(actor_username="fritidsledare", action="view",
                                       object_type="cases.Youth", case_id=elsa.pk).exists()
@@ -240,6 +239,31 @@ def test_entry_over_the_limit_is_refused_with_a_message(demo, client):
     }).content.decode()
     assert "20000" in body.replace("\u00a0", "").replace(" ", "")
     assert Entry.objects.count() == before
+
+
+def test_entry_with_a_statutory_basis_names_its_recipient_from_the_team(demo, client):
+    omar = demo.cases["Omar"]
+    social = demo["socialsekreterare"].organisation
+    log_in_verified(client, demo["polis"])
+    form = client.get(f"/arenden/{omar.pk}/anteckningar/ny/").content.decode()
+    assert f'<option value="{social.pk}">Socialtjänsten</option>' in form
+    assert "Lokalpolisområdet</option>" not in form  # not to one's own organisation
+    assert "Kvarnbackaskolan" not in form  # not on Omar's team
+    before = Entry.objects.count()
+
+    missing = client.post(f"/arenden/{omar.pk}/anteckningar/ny/", {
+        "category": "police", "text": "Anmälan upprättad.", "statutory_basis": "10:18 a OSL"})
+    assert missing.status_code == 200
+    assert "Ange vilken organisation i teamet lagstödet gäller" in missing.content.decode()
+    assert Entry.objects.count() == before
+
+    client.post(f"/arenden/{omar.pk}/anteckningar/ny/", {
+        "category": "police", "text": "Anmälan upprättad.", "statutory_basis": "10:18 a OSL",
+        "statutory_recipient": social.pk})
+    entry = Entry.objects.latest("id")
+    assert (entry.statutory_basis, entry.statutory_recipient) == ("10:18 a OSL", social)
+    body = page(client, demo["socialsekreterare"], f"/arenden/{omar.pk}/").content.decode()
+    assert "Anmälan upprättad." in body and "→ Socialtjänsten" in body
 
 
 def test_protected_identity_contact_details_for_coordinator_only(demo, client):

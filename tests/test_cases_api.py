@@ -44,7 +44,8 @@ API = "/api/v1/"
 
 # Elsa's demo entries (cases/demo.py), by the start of their text.
 SCHOOL_PLAIN = "Hög frånvaro sedan höstlovet"  # Kvarnbackaskolan, no statutory basis
-SCHOOL_REPORT = "Orosanmälan gjord till socialtjänsten"  # Kvarnbackaskolan, SoL 14:1
+SCHOOL_REPORT = "Orosanmälan gjord till socialtjänsten"  # Kvarnbackaskolan, SoL 14:1 to
+# Socialtjänsten only
 SOCIAL = "Förhandsbedömning inledd"  # Socialtjänsten
 LEISURE = "Elsa har börjat i tjejgruppen"  # Fritidsgården Mötesplatsen
 BASIC = "Nätverksmöte bokat"  # SSPF-samordningen
@@ -54,7 +55,7 @@ CASE_KEYS = {"id", "status", "area", "opened_at", "version", "youth", "members"}
 YOUTH_KEYS = {"id", "personnummer", "first_name", "last_name", "birth_date",
               "protected_identity"}
 ENTRY_KEYS = {"id", "category", "text", "source_org", "author", "created_at",
-              "statutory_basis"}
+              "statutory_basis", "statutory_recipient"}
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -706,8 +707,9 @@ def test_coordinator_adds_member_who_then_sees_the_case(demo, api_client, elsa):
     detail = rektor.get(case_url(elsa))
     assert detail.status_code == 200
     assert "rektor2" in [m["username"] for m in detail.json()["members"]]
-    # A new member from another school sees only entries with a statutory basis.
-    assert entry_texts(rektor.get(case_url(elsa, "entries/"))) == {SCHOOL_REPORT}
+    # A new member from another school sees none of the first school's entries: no
+    # consent, and the report of concern is for social services only.
+    assert entry_texts(rektor.get(case_url(elsa, "entries/"))) == set()
 
 
 @pytest.mark.parametrize("username", ["nobody", "koordinator2", "revisor", "analytiker",
@@ -1006,21 +1008,25 @@ def test_school_entry_hidden_from_social_services_without_consent(demo, api_clie
     report = next(e for e in response.json() if e["text"].startswith(SCHOOL_REPORT))
     assert report["statutory_basis"] == "Orosanmälan enligt 14 kap. 1 § SoL"
     assert report["source_org"]["name"] == "Kvarnbackaskolan"
+    social = demo["socialsekreterare"].organisation
+    assert report["statutory_recipient"] == {"id": social.pk, "name": "Socialtjänsten",
+                                             "kind": "social_services"}
 
 
-def test_leisure_staff_sees_only_leisure_and_the_statutory_entry(demo, api_client, elsa):
+def test_leisure_staff_sees_only_leisure_not_a_report_meant_for_social_services(
+        demo, api_client, elsa):
     response = api_client(demo["fritidsledare"]).get(case_url(elsa, "entries/"))
 
-    assert entry_texts(response) == {LEISURE, SCHOOL_REPORT}
-    for hidden in (SCHOOL_PLAIN, SOCIAL, BASIC):
+    assert entry_texts(response) == {LEISURE}
+    for hidden in (SCHOOL_PLAIN, SCHOOL_REPORT, SOCIAL, BASIC):
         assert hidden not in body(response)
 
 
-def test_coordinator_sees_own_entries_and_the_statutory_entry_only(demo, api_client, elsa):
+def test_coordinator_sees_only_own_entries_without_consent(demo, api_client, elsa):
     response = api_client(demo["koordinator"]).get(case_url(elsa, "entries/"))
 
-    assert entry_texts(response) == {BASIC, SCHOOL_REPORT}
-    for hidden in (SCHOOL_PLAIN, SOCIAL, LEISURE):
+    assert entry_texts(response) == {BASIC}
+    for hidden in (SCHOOL_PLAIN, SCHOOL_REPORT, SOCIAL, LEISURE):
         assert hidden not in body(response)
 
 
@@ -1035,23 +1041,30 @@ def test_entry_written_by_a_member_carries_the_authors_organisation(demo, api_cl
     org = demo["socialsekreterare"].organisation
     assert entry["source_org"] == {"id": org.pk, "name": "Socialtjänsten",
                                    "kind": "social_services"}
-    assert (entry["author"], entry["category"], entry["text"], entry["statutory_basis"]) == (
-        "socialsekreterare", "social", "Beslut om insats fattat.", "")
+    assert (entry["author"], entry["category"], entry["text"], entry["statutory_basis"],
+            entry["statutory_recipient"]) == (
+        "socialsekreterare", "social", "Beslut om insats fattat.", "", None)
     assert entry["id"] in [e["id"] for e in social.get(case_url(elsa, "entries/")).json()]
     school_view = api_client(demo["skolkurator"]).get(case_url(elsa, "entries/"))
     assert "Beslut om insats" not in body(school_view)
 
 
-def test_entry_with_statutory_basis_crosses_to_the_whole_team(demo, api_client, elsa):
-    response = api_client(demo["polis"]).post(case_url(demo.cases["Omar"], "entries/"), {
+def test_entry_with_statutory_basis_reaches_its_recipient_and_no_one_else(demo, api_client):
+    omar = demo.cases["Omar"]
+    social = demo["socialsekreterare"].organisation
+    response = api_client(demo["polis"]).post(case_url(omar, "entries/"), {
         "category": "police", "text": "Anmälan om brott upprättad.",
-        "statutory_basis": "10 kap. 18 a § OSL"}, format="json")
+        "statutory_basis": "10 kap. 18 a § OSL", "statutory_recipient": social.pk},
+        format="json")
 
     assert response.status_code == 201
     assert response.json()["statutory_basis"] == "10 kap. 18 a § OSL"
-    social = api_client(demo["socialsekreterare"]).get(
-        case_url(demo.cases["Omar"], "entries/"))
-    assert "Anmälan om brott" in body(social)
+    assert response.json()["statutory_recipient"]["id"] == social.pk
+    seen = api_client(demo["socialsekreterare"]).get(case_url(omar, "entries/"))
+    assert "Anmälan om brott" in body(seen)
+    not_seen = api_client(demo["koordinator"]).get(case_url(omar, "entries/"))
+    assert not_seen.status_code == 200
+    assert "Anmälan om brott" not in body(not_seen)
 
 
 @pytest.mark.parametrize(("payload", "field"), [
@@ -1065,11 +1078,26 @@ def test_entry_with_statutory_basis_crosses_to_the_whole_team(demo, api_client, 
      "statutory_basis"),
     ({"category": "school", "text": "Noll\x00tecken"}, "text"),
     ({"category": "school", "text": "Något.", "statutory_basis": "SoL\x00"}, "statutory_basis"),
+    ({"category": "school", "text": "Något.", "statutory_basis": "14 kap. 1 § SoL"},
+     "statutory_recipient"),  # a basis names its recipient
+    ({"category": "school", "text": "Något.", "statutory_recipient": "@socialsekreterare"},
+     "statutory_basis"),  # a recipient needs a basis
+    ({"category": "school", "text": "Något.", "statutory_basis": "14 kap. 1 § SoL",
+      "statutory_recipient": "@skolkurator"}, "statutory_recipient"),  # own organisation
+    ({"category": "school", "text": "Något.", "statutory_basis": "14 kap. 1 § SoL",
+      "statutory_recipient": "@polis"}, "statutory_recipient"),  # not on Elsa's team
+    ({"category": "school", "text": "Något.", "statutory_basis": "14 kap. 1 § SoL",
+      "statutory_recipient": "@koordinator2"}, "statutory_recipient"),  # Grannby
+    ({"category": "school", "text": "Något.", "statutory_basis": "14 kap. 1 § SoL",
+      "statutory_recipient": "Socialtjänsten"}, "statutory_recipient"),
 ])
 def test_bad_entry_is_400_on_the_field_and_nothing_written(demo, api_client, elsa, payload,
                                                            field):
     before = counts()
 
+    recipient = payload.get("statutory_recipient")
+    if isinstance(recipient, str) and recipient.startswith("@"):
+        payload = {**payload, "statutory_recipient": demo[recipient[1:]].organisation_id}
     response = api_client(demo["skolkurator"]).post(case_url(elsa, "entries/"), payload,
                                                     format="json")
 
