@@ -172,7 +172,7 @@ class MembersView(TokenAPIView):
 
     @extend_schema(request=MemberIn, responses={201: MemberOut})
     def post(self, request, case_id):
-        policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+        policy.require_case(request.user, case_id, policy.CaseAction.EXTEND)
         data = self.MemberIn(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.member_add(
@@ -208,7 +208,7 @@ class GuardiansView(TokenAPIView):
 
     @extend_schema(request=GuardianIn, responses={201: GuardianOut})
     def post(self, request, case_id):
-        policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+        policy.require_case(request.user, case_id, policy.CaseAction.EXTEND)
         data = self.GuardianIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

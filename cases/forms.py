@@ -5,10 +5,17 @@ from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, Entry
 from sspf.personnummer import InvalidIdentityNumber, parse
 
 
+class NoEchoTextInput(forms.TextInput):
+    """A text box that never writes the submitted value back into the page."""
+
+    def format_value(self, value):
+        return None
+
+
 class SearchForm(forms.Form):
     personnummer = forms.CharField(label=_("Personnummer eller samordningsnummer"),
                                    max_length=20,
-                                   widget=forms.TextInput(attrs={"autocomplete": "off"}))
+                                   widget=NoEchoTextInput(attrs={"autocomplete": "off"}))
 
 
 class StatusFilterForm(forms.Form):

@@ -53,6 +53,7 @@ class CaseAction(Enum):
     VIEW = "view"
     ADD_ENTRY = "add_entry"
     MANAGE = "manage"  # team, guardians and the case's own fields
+    EXTEND = "extend"  # add a member or a guardian: MANAGE, and only while the case is open
     RECORD_CONSENT = "record_consent"  # record and withdraw consent
 
 
@@ -101,6 +102,10 @@ def may(user, case: Case, action: CaseAction) -> bool:
         return True
     if action is CaseAction.ADD_ENTRY:
         return case.status == Case.Status.OPEN and role_grants(user, "cases.add_entry")
+    if action is CaseAction.EXTEND:
+        if case.status != Case.Status.OPEN:
+            return False
+        action = CaseAction.MANAGE
     if action is CaseAction.RECORD_CONSENT:
         if user.role == Role.SOCIAL_WORKER:
             return case.municipality.social_worker_records_consent

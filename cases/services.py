@@ -170,7 +170,7 @@ def _team_candidate(case: Case, username: str):
 
 
 def member_add(*, user, case_id, username: str, expected_version=None) -> CaseMember:
-    case = policy.require_case(user, case_id, policy.CaseAction.MANAGE)
+    case = policy.require_case(user, case_id, policy.CaseAction.EXTEND)
     candidate = _team_candidate(case, username)
     with change_actor(user), transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case.pk)
@@ -211,7 +211,7 @@ def member_remove(*, user, case_id, username: str, expected_version=None) -> Cas
 def guardian_add(*, user, case_id, personnummer: str, first_name: str, last_name: str,
                  custodian: bool = True, address: str = "", phone: str = "",
                  protected_identity: bool = False, expected_version=None) -> Guardian:
-    case = policy.require_case(user, case_id, policy.CaseAction.MANAGE)
+    case = policy.require_case(user, case_id, policy.CaseAction.EXTEND)
     errors: dict = {}
     number = _identity(personnummer, errors)
     person = _person_fields(

@@ -58,8 +58,6 @@ def case_list(request):
             )
         except ValidationError as exc:
             apply_service_errors(search_form, exc)
-        else:
-            search_form = SearchForm()  # the number is not written back into the page
     page = None
     if hits is None:
         page = selectors.case_page(user=request.user, status=status,
@@ -117,7 +115,7 @@ def case_edit(request, case_id):
 
 @require_POST
 def member_add(request, case_id):
-    case = policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+    case = policy.require_case(request.user, case_id, policy.CaseAction.EXTEND)
     form = MemberForm(request.POST)
     if form.is_valid():
         try:
@@ -158,7 +156,7 @@ def member_remove(request, case_id, username):
 
 @require_http_methods(["GET", "POST"])
 def guardian_add(request, case_id):
-    case = policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+    case = policy.require_case(request.user, case_id, policy.CaseAction.EXTEND)
     form = GuardianForm(request.POST or None, initial={"version": case.version})
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)

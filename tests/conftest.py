@@ -121,8 +121,9 @@ def personal_strings(case) -> list[str]:
     values = []
     people = [case.youth, *case.youth.guardians.all()]
     for person in people:
-        values += [person.first_name, person.last_name, person.personnummer,
-                   person.personnummer.replace("-", "")[2:8]]
+        number = person.personnummer
+        values += [person.first_name, person.last_name, number, number.replace("-", "")[2:8],
+                   f"{number[:4]}-{number[4:6]}-{number[6:8]}"]  # the birth date as shown
         values += [v for v in (person.address, person.phone) if v]
     values += [e.text[:30] for e in Entry.objects.filter(case=case)]
     return values

@@ -94,6 +94,7 @@ def test_search_with_an_invalid_number_names_the_field(demo, client):
     log_in_verified(client, demo["skolkurator"])
     body = client.post("/arenden/", {"personnummer": "110314-2382"}).content.decode()
     assert "Kontrollsiffran stämmer inte" in body
+    assert "110314" not in body  # not written back, not even when wrong
 
 
 def test_search_finds_nothing_outside_the_team(demo, client):
@@ -362,3 +363,36 @@ def test_admin_shows_no_totp_secret_and_no_change_history(demo, client):
     page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").content.decode()
     assert device.key not in page
     assert client.get("/admin/auditlog/logentry/").status_code == 404
+
+
+def test_case_reads_fail_closed_when_their_events_cannot_be_written(demo, monkeypatch):
+    """Pages and API: a read whose audit event cannot be written answers 500 and shows
+    nothing of the case."""
+    from django.db import DatabaseError
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    from sspf.tokens import issue_token
+    from tests.conftest import personal_strings
+
+    elsa, lead = demo.cases["Elsa"], demo["koordinator"]
+    secrets = personal_strings(elsa)
+    browser = log_in_verified(Client(raise_request_exception=False), lead)
+    api = APIClient(raise_request_exception=False)
+    api.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(user=lead)[1]}")
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("the audit table is unavailable")
+
+    monkeypatch.setattr(AccessEvent, "save", broken)
+    monkeypatch.setattr(type(AccessEvent.objects), "bulk_create", broken)
+    answers = [browser.get(url) for url in
+               ("/", "/arenden/", f"/arenden/{elsa.pk}/", f"/arenden/{elsa.pk}/samtycken/")]
+    answers.append(browser.post("/arenden/", {"personnummer": demo.pnr["Elsa"]}))
+    answers += [api.get(f"/api/v1/cases/{elsa.pk}/{tail}") for tail in
+                ("", "entries/", "guardians/", "consents/", "consent-status/")]
+    answers.append(api.get("/api/v1/cases/"))
+    for answer in answers:
+        assert answer.status_code == 500
+        body = answer.content.decode()
+        assert [s for s in secrets if s in body] == []

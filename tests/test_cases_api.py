@@ -1127,6 +1127,24 @@ def test_no_entries_on_a_closed_case(demo, api_client, elsa):
     assert counts() == before
 
 
+@pytest.mark.parametrize(("path", "payload"), [
+    ("members/", {"username": "rektor2"}),
+    ("guardians/", {"personnummer": "19800202-2385", "first_name": "Sen",
+                    "last_name": "Förälder", "custodian": True}),
+])
+def test_a_closed_case_takes_no_new_member_or_guardian(demo, api_client, elsa, path, payload):
+    Case.objects.filter(pk=elsa.pk).update(status=Case.Status.CLOSED)
+    before = counts()
+
+    response = api_client(demo["koordinator"]).post(case_url(elsa, path), payload,
+                                                    format="json")
+
+    assert response.status_code == 403
+    assert counts() == before
+    rektor = api_client(demo["rektor2"]).get(case_url(elsa))
+    assert rektor.status_code == 404
+
+
 # --- malformed and oversized requests ---------------------------------------------------
 
 
