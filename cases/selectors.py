@@ -187,9 +187,26 @@ def case_detail(*, user, case_id) -> CaseDetail:
             may_manage=may_manage,
             may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),
         )
+        # Withheld contact details do not travel to the template at all, so no template
+        # change or debug output can show them; these instances are never saved.
+        if not detail.show_youth_contact:
+            _withhold_contact(case.youth)
+        for guardian in guardians:
+            if not detail.guardian_contact[guardian.pk]:
+                _withhold_contact(guardian)
         _record_case_detail(user, case, guardians, entries)
         _flag([case])
     return detail
+
+
+def _withhold_contact(person) -> None:
+    person.address = None
+    person.phone = None
+    person.save = _refuse_save
+
+
+def _refuse_save(*args, **kwargs):
+    raise RuntimeError("a person read with withheld contact details is not saved")
 
 
 def _record_case_detail(user, case, guardians, entries):

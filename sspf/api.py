@@ -9,11 +9,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import audit
+from audit.models import Action, Outcome
 from sspf.models import Organisation
 from sspf.tokens import TokenAuthentication
 
@@ -28,6 +30,9 @@ class TokenAPIView(APIView):
         return login_not_required(super().as_view(**initkwargs))
 
     def handle_exception(self, exc):
+        if isinstance(exc, NotAuthenticated):  # no token at all; a bad one is recorded
+            audit.record(action=Action.DENIED, outcome=Outcome.DENIED,  # where it fails
+                         purpose="no API token")
         if isinstance(exc, DjangoValidationError):
             exc = ValidationError(detail=self.field_errors(exc))
         elif getattr(exc, "http_status", None) == 409:

@@ -6,6 +6,8 @@
   second-factor pages and logout.
 - Every dynamic response says ``Cache-Control: no-store`` so no browser or proxy keeps
   a copy of a page with personal data.
+- A request without a login for any page but the start page is recorded as denied
+  (with address, user agent and path) before it is sent to the login page.
 """
 
 from __future__ import annotations
@@ -16,13 +18,25 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.shortcuts import redirect
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext as _
 
+import audit
+from audit.models import Action, Outcome
+
 SESSION_STARTED_KEY = "sspf_session_started"
+
+
+class AuditedLoginRequiredMiddleware(LoginRequiredMiddleware):
+    def handle_no_permission(self, request, view_func):
+        if request.path != "/":  # the start page is where everyone begins; not an attempt
+            audit.record(action=Action.DENIED, outcome=Outcome.DENIED,
+                         purpose="not logged in")
+        return super().handle_no_permission(request, view_func)
 
 
 def second_factor_not_required(view):

@@ -99,7 +99,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "audit.context.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "sspf.middleware.AuditedLoginRequiredMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "sspf.middleware.SessionLifetimeMiddleware",
     "sspf.middleware.SecondFactorRequiredMiddleware",

@@ -278,6 +278,14 @@ def test_protected_identity_contact_details_for_coordinator_only(demo, client):
     body = page(client, demo["skolkurator"], f"/arenden/{case.pk}/").content.decode()
     assert "Hemliga vägen 1" not in body and "070-1234567" not in body
     assert "Visas endast för ärendets samordnare." in body
+    from cases import selectors
+
+    detail = selectors.case_detail(user=demo["skolkurator"], case_id=case.pk)
+    assert (detail.case.youth.address, detail.case.youth.phone) == (None, None)
+    with pytest.raises(RuntimeError):
+        detail.case.youth.save()
+    lead_view = selectors.case_detail(user=lead, case_id=case.pk)
+    assert lead_view.case.youth.address == "Hemliga vägen 1"
 
 
 def test_personal_models_str_holds_no_names(demo):

@@ -231,3 +231,18 @@ def test_the_language_switch_gives_english_pages(client):
     body = client.get(reverse("login")).content.decode()
     assert "Log in" in body and "Logga in" not in body
     assert client.get(reverse("login"))["Content-Language"] == "en"
+
+
+def test_anonymous_attempts_at_pages_and_api_are_recorded_as_denied(client, db):
+    from audit.models import AccessEvent
+
+    client.get("/", REMOTE_ADDR="10.7.7.7")  # where everyone starts: not an attempt
+    assert not AccessEvent.objects.filter(action="denied").exists()
+    client.get("/arenden/42/", REMOTE_ADDR="10.7.7.7", HTTP_USER_AGENT="Nyfiken/1.0")
+    client.get("/api/v1/cases/42/entries/", REMOTE_ADDR="10.7.7.8")
+    events = list(AccessEvent.objects.filter(action="denied").order_by("id"))
+    assert [(e.path, e.ip, e.outcome, e.actor_id, e.purpose) for e in events] == [
+        ("/arenden/42/", "10.7.7.7", "denied", None, "not logged in"),
+        ("/api/v1/cases/42/entries/", "10.7.7.8", "denied", None, "no API token"),
+    ]
+    assert events[0].user_agent == "Nyfiken/1.0"
