@@ -45,6 +45,12 @@ class PersonFields(models.Model):
 
 
 class Youth(PersonFields):
+    """The young person as registered in one case. A young person who returns after a
+    closed case gets a new record with the new case: the new team starts from what it
+    registers itself, not from what an earlier team knew (guardians, contact details),
+    the earlier case keeps its record unchanged, and each record can be thinned out
+    with its own case. Only a protected identity carries over (see case_create)."""
+
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     birth_date = models.DateField(_("födelsedatum"), null=True, blank=True)
     gender = models.CharField(_("kön"), max_length=1, choices=Gender.choices, blank=True)
@@ -52,11 +58,6 @@ class Youth(PersonFields):
     class Meta:
         verbose_name = _("ungdom")
         verbose_name_plural = _("ungdomar")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["municipality", "personnummer_index"], name="youth_one_per_municipality"
-            )
-        ]
 
     def __str__(self) -> str:
         return f"Ungdom #{self.pk}"
@@ -95,6 +96,9 @@ class Case(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                    related_name="+")
+    # The young person's blind index, so the database itself allows one open case per
+    # person and municipality across the per-case youth records.
+    youth_index = models.CharField(max_length=64, editable=False)
 
     class Meta:
         verbose_name = _("ärende")
@@ -103,10 +107,10 @@ class Case(models.Model):
         permissions = [("manage_case", _("Leda ärendet (team, vårdnadshavare, uppgifter)"))]
         constraints = [
             models.UniqueConstraint(
-                fields=["municipality", "youth"],
+                fields=["municipality", "youth_index"],
                 condition=models.Q(status="open"),
-                name="case_one_open_per_youth_and_municipality",
-            )
+                name="case_one_open_per_person_and_municipality",
+            ),
         ]
 
     def __str__(self) -> str:

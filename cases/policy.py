@@ -10,8 +10,9 @@ is answered here and nowhere else.
   so access ends with the next request.
 - An entry from organisation S reaches a member of organisation V when S == V, the
   entry carries a statutory basis naming V as its recipient, or the effective consent
-  covers S, V and the entry's category. Consent is asked through ``register_crossing_rule`` (the consent
-  app registers its rule at start), so this module does not depend on consent.
+  covers S, V and the entry's category. Consent is asked through
+  ``register_crossing_rule`` (the consent app registers its rule at start), so this
+  module does not depend on consent.
 - A protected-identity person's address and phone are shown to the case's
   coordinators only.
 - Lists are querysets filtered in SQL. What the user may not see answers 404

@@ -133,7 +133,7 @@ def case_search(*, user, personnummer: str) -> list[Case]:
     recorded (without the number) and so is each case it shows."""
     index = personnummer_index(personnummer)
     with transaction.atomic():
-        rows = list(_case_rows(user, None).filter(youth__personnummer_index=index))
+        rows = list(_case_rows(user, None).filter(youth_index=index))
         audit.record(
             action=Action.SEARCH,
             object_type="cases.Youth",

@@ -109,33 +109,34 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
         _("Det finns redan ett öppet ärende för den här personen i kommunen.")]})
     try:
         with change_actor(user), transaction.atomic():
-            youth = Youth.objects.filter(municipality=municipality,
-                                         personnummer_index=index).first()
-            if youth is None:
-                youth = Youth(municipality=municipality, personnummer_index=index)
-            elif Case.objects.filter(youth=youth, status=Case.Status.OPEN).exists():
+            same_person = Case.objects.filter(municipality=municipality, youth_index=index)
+            if same_person.filter(status=Case.Status.OPEN).exists():
                 raise duplicate
-            youth.personnummer = number.formatted
-            youth.first_name, youth.last_name = person["first_name"], person["last_name"]
-            # A returning young person keeps contact details not given again, and a
-            # protected identity is never lifted by leaving the box unticked.
-            youth.address = person["address"] or youth.address
-            youth.phone = person["phone"] or youth.phone
-            youth.protected_identity = youth.protected_identity or bool(protected_identity)
-            youth.birth_date = number.birth_date
-            youth.gender = number.gender
-            youth.save()
-            case = Case.objects.create(municipality=municipality, youth=youth, area=area,
-                                       created_by=user)
+            # A new record for every case (see Youth); a protected identity registered
+            # in an earlier case is never lifted by a new one.
+            protected = bool(protected_identity) or Youth.objects.filter(
+                cases__in=same_person, protected_identity=True).exists()
+            youth = Youth.objects.create(
+                municipality=municipality, personnummer=number.formatted,
+                personnummer_index=index, protected_identity=protected,
+                birth_date=number.birth_date, gender=number.gender, **person)
+            try:
+                with transaction.atomic():
+                    case = Case.objects.create(municipality=municipality, youth=youth,
+                                               youth_index=index, area=area, created_by=user)
+            except IntegrityError:  # another request opened a case a moment ago
+                raise duplicate from None
             _add_member(case, user, added_by=user)
             _record(user, Action.CREATE, youth, case)
             _record(user, Action.CREATE, case, case)
-    except (IntegrityError, ValidationError):
+    except ValidationError as exc:
+        if exc is not duplicate:
+            raise
         # The refusal tells the user that an open case exists; that is recorded.
         audit.record(action=Action.CREATE, actor=user, outcome=Outcome.DENIED,
                      object_type="cases.Case",
                      purpose="refused: the young person already has an open case")
-        raise duplicate from None
+        raise
     return case
 
 
@@ -224,22 +225,22 @@ def guardian_add(*, user, case_id, personnummer: str, first_name: str, last_name
             _("Vårdnadshavaren kan inte ha samma personnummer som den unge.")]})
     duplicate = ValidationError({"personnummer": [
         _("Personen finns redan som vårdnadshavare för den unge.")]})
-    try:
-        with change_actor(user), transaction.atomic():
-            case = Case.objects.select_for_update().get(pk=case.pk)
-            _check_version(case, expected_version)
-            if Guardian.objects.filter(youth_id=case.youth_id,
-                                       personnummer_index=index).exists():
-                raise duplicate
-            guardian = Guardian.objects.create(
-                youth_id=case.youth_id, personnummer=number.formatted,
-                personnummer_index=index, custodian=bool(custodian),
-                protected_identity=bool(protected_identity), **person,
-            )
-            _bump(case)
-            _record(user, Action.CREATE, guardian, case)
-    except IntegrityError:
-        raise duplicate from None
+    with change_actor(user), transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        _check_version(case, expected_version)
+        if Guardian.objects.filter(youth_id=case.youth_id, personnummer_index=index).exists():
+            raise duplicate
+        try:
+            with transaction.atomic():
+                guardian = Guardian.objects.create(
+                    youth_id=case.youth_id, personnummer=number.formatted,
+                    personnummer_index=index, custodian=bool(custodian),
+                    protected_identity=bool(protected_identity), **person,
+                )
+        except IntegrityError:  # added by another request a moment ago
+            raise duplicate from None
+        _bump(case)
+        _record(user, Action.CREATE, guardian, case)
     return guardian
 
 

@@ -3,6 +3,7 @@ entries, stale edits. The authorization matrix covers who gets which status; the
 tests cover what the pages do."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from audit.models import AccessEvent
@@ -327,23 +328,32 @@ def test_guardian_address_is_hidden_when_the_young_person_is_protected(demo, cli
     assert "Gemensamma gatan 2" in page(client, lead, f"/arenden/{case.pk}/").content.decode()
 
 
-def test_reopening_for_a_returning_young_person_keeps_protection_and_contact(demo):
+def test_a_returning_young_person_gets_a_new_record_that_keeps_only_the_protection(demo):
+    """The new team does not inherit the earlier team's guardians or contact details, the
+    earlier case keeps its record as it was, and a protected identity is never lost."""
     lead = demo["koordinator"]
     pnr = valid_pnr("121111")
     case = services.case_create(user=lead, personnummer=pnr, first_name="Åter",
                                 last_name="Kommande", protected_identity=True, phone="070-1")
+    services.guardian_add(user=lead, case_id=case.pk, personnummer=demo.pnr["Maria"],
+                          first_name="Tidigare", last_name="Vårdnadshavare")
     case.status, case.closed_at = Case.Status.CLOSED, case.opened_at
     case.save()
-    again = services.case_create(user=lead, personnummer=pnr, first_name="Åter",
-                                 last_name="Kommande")
-    assert again.youth_id == case.youth_id
+    again = services.case_create(user=lead, personnummer=pnr, first_name="Ny",
+                                 last_name="Namnsson")
+    assert again.youth_id != case.youth_id
     again.youth.refresh_from_db()
     assert again.youth.protected_identity is True
-    assert again.youth.phone == "070-1"
+    assert again.youth.phone == ""
+    assert not again.youth.guardians.exists()
+    old = Youth.objects.get(pk=case.youth_id)
+    assert (old.first_name, old.phone, old.guardians.count()) == ("Åter", "070-1", 1)
+    with pytest.raises(ValidationError):  # still one open case per person
+        services.case_create(user=lead, personnummer=pnr, first_name="Tredje",
+                             last_name="Gången")
 
 
 def test_refused_second_case_is_recorded(demo):
-    from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
         services.case_create(user=demo["koordinator"], personnummer=demo.pnr["Elsa"],

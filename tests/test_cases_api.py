@@ -466,16 +466,23 @@ def test_second_open_case_for_the_same_youth_is_refused(demo, api_client, elsa):
     assert (elsa.youth.first_name, elsa.youth.last_name) == ("Elsa", "Demosson")
 
 
-def test_new_case_for_a_youth_whose_case_is_closed_reuses_the_youth(demo, api_client, elsa):
+def test_new_case_after_a_closed_one_has_its_own_record_and_search_finds_both(
+        demo, api_client, elsa):
     Case.objects.filter(pk=elsa.pk).update(status=Case.Status.CLOSED)
+    client = api_client(demo["koordinator"])
 
-    response = api_client(demo["koordinator"]).post(f"{API}cases/", {
-        "youth": {"personnummer": demo.pnr["Elsa"], "first_name": "Elsa", "last_name": "Demosson"},
-    }, format="json")
+    response = client.post(f"{API}cases/", {
+        "youth": {"personnummer": demo.pnr["Elsa"], "first_name": "Elsa",
+                  "last_name": "Nyström"}}, format="json")
 
     assert response.status_code == 201
-    assert response.json()["youth"]["id"] == elsa.youth_id
+    assert response.json()["youth"]["id"] != elsa.youth_id
     assert response.json()["id"] != elsa.pk
+    assert client.get(case_url(elsa)).json()["youth"]["last_name"] == "Demosson"
+    assert client.get(f"{API}cases/{response.json()['id']}/guardians/").json() == []
+    found = client.post(f"{API}cases/search/", {"personnummer": demo.pnr["Elsa"]},
+                        format="json").json()
+    assert {c["id"] for c in found["results"]} == {elsa.pk, response.json()["id"]}
 
 
 def test_same_number_in_another_municipality_is_a_separate_youth(demo, api_client, elsa):
@@ -1487,7 +1494,7 @@ def test_forbidden_action_records_a_denied_event_naming_the_action(demo, api_cli
 
     (event,) = events_after(last)
     assert (event.action, event.outcome, event.purpose) == (Action.DENIED, Outcome.DENIED,
-                                                           "manage")
+                                                           "extend")  # add to the case
     assert (event.object_type, event.object_id, event.case_id, event.youth_id) == (
         "cases.Case", str(elsa.pk), elsa.pk, elsa.youth_id)
 
