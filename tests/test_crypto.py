@@ -109,6 +109,27 @@ def test_rotation_reencrypts_under_newest_key_and_old_values_still_open(settings
     assert (reread.title, reread.body) == ("Före", "rotation")
 
 
+@pytest.mark.django_db
+def test_rotation_of_case_records_is_audited_once_and_adds_no_change_history(demo, settings):
+    from auditlog.models import LogEntry
+
+    from audit import chain
+    from audit.models import AccessEvent
+    from cases.models import Youth
+
+    history = LogEntry.objects.count()
+    settings.SSPF_FIELD_KEYS = [NEW_KEY, *settings.SSPF_FIELD_KEYS]
+    call_command("rotate_keys", stdout=io.StringIO())
+    settings.SSPF_FIELD_KEYS = [NEW_KEY]
+
+    assert LogEntry.objects.count() == history  # plaintext unchanged: nothing to log
+    (event,) = AccessEvent.objects.filter(object_type="sspf.FieldKeys")
+    assert event.object_id == "k2" and event.purpose.startswith("key rotation: ")
+    assert int(event.purpose.split()[2]) > 0
+    assert Youth.objects.get(pk=demo.cases["Elsa"].youth_id).first_name == "Elsa"
+    assert chain.verify().ok
+
+
 def test_blind_index_is_keyed_deterministic_and_purpose_separated(settings):
     a = blind_index("201212121212", purpose="pnr")
     assert a == blind_index("201212121212", purpose="pnr")

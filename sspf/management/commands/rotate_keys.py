@@ -3,8 +3,9 @@
 Run after putting a new key first in the ring; once it reports zero values left under
 old keys, the old keys can be removed from the ring. Each model is re-sealed in
 batches, one transaction per batch; the command can be interrupted and run again.
-Rows are written with QuerySet.update: the plaintext does not change, so this is not
-an edit and leaves no entry in the change history.
+Rows are saved one by one through the model, like every other write of a personal
+model; the plaintext does not change, so the change history gets no entry. The
+rotation itself is recorded as one audit event.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+import audit
+from audit.models import Action
 from sspf.crypto import encrypted_fields, key_ring
 
 BATCH = 500
@@ -31,6 +34,10 @@ class Command(BaseCommand):
             count = self.rotate_model(model, fields, ring.current_id)
             total += count
             self.stdout.write(f"{model._meta.label}: {count} values re-encrypted")
+        with transaction.atomic():
+            audit.record(action=Action.UPDATE, object_type="sspf.FieldKeys",
+                         object_id=ring.current_id,
+                         purpose=f"key rotation: {total} values re-encrypted")
         self.stdout.write(f"Done: {total} values now under key {ring.current_id}.")
 
     def rotate_model(self, model, fields, current_id: str) -> int:
@@ -48,9 +55,8 @@ class Command(BaseCommand):
                     return count
                 stale = self.rows_under_old_keys(table, pk, fields, pks, current_id)
                 for obj in model._base_manager.filter(pk__in=stale):
-                    values = {f.attname: getattr(obj, f.attname) for f in fields}
-                    model._base_manager.filter(pk=obj.pk).update(**values)
-                    count += sum(v is not None for v in values.values())
+                    obj.save(update_fields=[f.name for f in fields])
+                    count += sum(getattr(obj, f.attname) is not None for f in fields)
                 last_pk = pks[-1]
 
     @staticmethod
