@@ -183,6 +183,7 @@ OTP_TOTP_ISSUER = "SSPF samverkan"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a TOTP secret or QR code
 
 AXES_FAILURE_LIMIT = 5
+AXES_USERNAME_CALLABLE = "sspf.views.lockout_username"
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_RESET_ON_SUCCESS = True

@@ -8,6 +8,7 @@ import io
 import qrcode
 import qrcode.image.svg
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
@@ -20,6 +21,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 import audit
 from audit.models import Action, Outcome
 from sspf import notifications, services, tokens
+from sspf.crypto import blind_index
 from sspf.forms import LoginForm, TokenForm
 from sspf.middleware import second_factor_not_required
 
@@ -119,6 +121,21 @@ def otp_verify(request):
             audit.record(action=Action.OTP_FAILED, outcome=Outcome.DENIED)
             form.add_error("code", _("Fel engångskod. Försök igen."))
     return render(request, "registration/otp_verify.html", {"form": form})
+
+
+def lockout_username(request, credentials=None) -> str:
+    """What django-axes counts failures under and stores: an existing account's
+    username, or for anything else typed (people type passwords and identity numbers
+    into the username field) a keyed digest of it, so a guessed name is still locked out
+    but the typed text is never kept."""
+    typed = (credentials or {}).get("username")
+    if typed is None:
+        typed = request.POST.get("username", "") if request is not None else ""
+    typed = (typed or "").strip()
+    User = get_user_model()
+    if typed and User.objects.filter(**{User.USERNAME_FIELD: typed}).exists():
+        return typed
+    return "okänt-" + blind_index(typed, purpose="lockout-username")[:16]
 
 
 @login_not_required

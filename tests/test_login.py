@@ -109,6 +109,19 @@ def test_lockout_after_five_failures(client, coordinator):
     assert client.get(reverse("home")).status_code == 302
 
 
+def test_a_typed_unknown_name_is_locked_out_but_never_stored(client, db):
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    typed = "Kalle Anka 19121212-1212"
+    for _ in range(5):
+        password_step(client, typed, "wrong-password")
+    assert password_step(client, typed, "wrong-password").status_code == 429
+    stored = [str(v) for model in (AccessAttempt, AccessFailureLog, AccessLog)
+              for row in model.objects.values() for v in row.values()]
+    assert stored and not [v for v in stored if "Kalle" in v or "19121212" in v]
+    assert AccessAttempt.objects.get().username.startswith("okänt-")
+
+
 def test_four_failures_do_not_lock(client, coordinator):
     for _ in range(4):
         password_step(client, "alice", "wrong-password")
