@@ -153,7 +153,7 @@ class CaseDetailView(TokenAPIView):
         detail = selectors.case_detail(user=request.user, case_id=case_id)
         return Response(CaseOut(detail.case).data)
 
-    @extend_schema(request=UpdateIn, responses={200: CaseOut, 409: None})
+    @extend_schema(request=UpdateIn, responses={200: CaseOut})
     def patch(self, request, case_id):
         policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
         data = self.UpdateIn(data=request.data)

@@ -78,3 +78,51 @@ class OrganisationsView(TokenAPIView):
             return Response([])
         rows = Organisation.objects.filter(municipality_id=org.municipality_id).order_by("name")
         return Response(OrganisationOut(rows, many=True).data)
+
+
+# --- OpenAPI: the error answers every operation can give ----------------------------------
+
+_ERRORS = {
+    "400": ("Invalid input: every field with a problem names its messages.", "FieldErrors"),
+    "401": ("No valid token.", "Detail"),
+    "403": ("The case is visible, but this action is not allowed.", "Detail"),
+    "404": ("No such object, or not visible to the caller (the two are not told apart).",
+            "Detail"),
+    "409": ("The case was changed by someone else; read it again (its version).", "Detail"),
+    "413": ("The request body is too large.", "Detail"),
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing hook: document the error answers the views give
+    (views/handle_exception above and sspf.middleware) on every operation of API v1."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Detail", {"type": "object", "required": ["detail"],
+                                  "properties": {"detail": {"type": "string"}}})
+    schemas.setdefault("FieldErrors", {
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "example": {"personnummer": ["Kontrollsiffran stämmer inte."]},
+    })
+    for path, operations in result.get("paths", {}).items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            codes = ["401"]
+            writes = method in ("post", "patch", "put", "delete")
+            if writes:
+                codes += ["403"] + (["400", "413"] if method != "delete" else [])
+            if "{" in path:
+                codes.append("404")
+            versioned = any(part in path for part in ("/members/", "/guardians/"))
+            if (writes and versioned) or method == "patch":
+                codes.append("409")
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                description, schema = _ERRORS[code]
+                responses.setdefault(code, {
+                    "description": description,
+                    "content": {"application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{schema}"}}},
+                })
+    return result

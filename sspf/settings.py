@@ -301,6 +301,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"InformationCategory": "consent.rules.CATEGORIES"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "sspf.api.add_error_responses",
+    ],
+    # A PATCH here carries the case's version and its fields: not a partial update.
+    "COMPONENT_SPLIT_PATCH": False,
     # The schema and docs are pages for logged-in staff (password and TOTP).
     "SERVE_AUTHENTICATION": ["rest_framework.authentication.SessionAuthentication"],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],

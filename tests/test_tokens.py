@@ -86,3 +86,21 @@ def test_profile_page_needs_the_second_factor(client, coordinator):
 def test_a_session_does_not_open_the_api(client, coordinator):
     log_in_verified(client, coordinator)
     assert client.get("/api/v1/me/").status_code == 401
+
+
+def test_openapi_schema_documents_the_error_answers(demo, client):
+    import yaml
+
+    from tests.conftest import log_in_verified
+
+    log_in_verified(client, demo["koordinator"])
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    paths = schema["paths"]
+    entries = paths["/api/v1/cases/{case_id}/entries/"]
+    assert {"401", "404"} <= set(entries["get"]["responses"])
+    assert {"400", "401", "403", "404", "413"} <= set(entries["post"]["responses"])
+    assert "409" in paths["/api/v1/cases/{case_id}/members/"]["post"]["responses"]
+    assert "409" in paths["/api/v1/cases/{case_id}/"]["patch"]["responses"]
+    update = schema["components"]["schemas"]["UpdateIn"]
+    assert set(update["required"]) == {"area", "version"}  # a PATCH is not partial here
+    assert schema["components"]["schemas"]["FieldErrors"]["additionalProperties"]
