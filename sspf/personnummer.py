@@ -23,7 +23,9 @@ from datetime import date
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-_PATTERN = re.compile(r"^(?P<century>\d{2})?(?P<yymmdd>\d{6})(?P<sep>[-+]?)(?P<serial>\d{4})$")
+# ASCII digits only: other scripts' digits would give the same person another index.
+_PATTERN = re.compile(r"^(?P<century>\d{2})?(?P<yymmdd>\d{6})(?P<sep>[-+]?)(?P<serial>\d{4})$",
+                      re.ASCII)
 COORDINATION_OFFSET = 60
 
 
@@ -97,15 +99,17 @@ def parse(value: str, *, today: date | None = None) -> IdentityNumber:
     coordination = day > COORDINATION_OFFSET
     real_day = day - COORDINATION_OFFSET if coordination else day
 
+    latest = today  # the latest possible birth date
     if match["century"]:
         years = [int(match["century"] + yymmdd[:2])]
     else:
-        # The latest year ending in yy that is not after this year; '+' means 100 more.
+        # The latest year ending in yy that is not after this year; a date later this
+        # year belongs to the century before. '+' says the person has turned 100.
         year = today.year - ((today.year - yy) % 100)
-        if sep == "+":
-            year -= 100
-        # A '-' number whose date lies later this year belongs to the previous century.
         years = [year, year - 100]
+        if sep == "+":
+            years = [year - 100, year - 200]
+            latest = _years_before(today, 100)
 
     birth = None
     for year in years:
@@ -113,7 +117,7 @@ def parse(value: str, *, today: date | None = None) -> IdentityNumber:
             candidate = date(year, month, real_day)
         except ValueError:
             break
-        if candidate <= today:
+        if candidate <= latest:
             birth = candidate
             break
     if birth is None:
@@ -123,6 +127,13 @@ def parse(value: str, *, today: date | None = None) -> IdentityNumber:
 
     normalised = f"{birth.year:04d}{month:02d}{day:02d}{serial}"
     return IdentityNumber(normalised=normalised, birth_date=birth, coordination=coordination)
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
 
 
 def normalise(value: str, *, today: date | None = None) -> str:

@@ -23,6 +23,9 @@ TODAY = date(2026, 11, 22)
         ("100101-0006", "201001010006", date(2010, 1, 1), False),
         # '+' says the person has turned 100
         ("100101+0006", "191001010006", date(1910, 1, 1), False),
+        # ... so a '+' birthday later this year lies two centuries back
+        ("261201+1235", "182612011235", date(1826, 12, 1), False),
+        ("261101+1236", "192611011236", date(1926, 11, 1), False),
     ],
 )
 def test_valid_numbers_parse_and_normalise(given, normalised, birth, coordination):
@@ -46,6 +49,8 @@ def test_valid_numbers_parse_and_normalise(given, normalised, birth, coordinatio
         ("abcdef-ghij", "ÅÅMMDD"),
         ("", "ÅÅMMDD"),
         ("19121212+1212", "Plustecken"),
+        ("１２１２１２-１２１２", "ÅÅMMDD"),  # full-width digits
+        ("١٢١٢١٢-١٢١٢", "ÅÅMMDD"),  # Arabic-Indic digits
     ],
 )
 def test_invalid_numbers_are_refused_with_a_message(given, message_part):
