@@ -64,6 +64,21 @@ def start_sections(user) -> list[StartSection]:
     return [s for s in sections if s is not None]
 
 
+_case_page_sections: dict[str, Callable[..., object]] = {}
+
+
+def register_case_page_section(name: str, provider: Callable[..., object]) -> None:
+    """Let another part add a section to the case page: ``provider(user=, case_id=)``
+    reads through the policy, records the read, and returns what the case page's
+    template shows under ``name``."""
+    _case_page_sections[name] = provider
+
+
+def case_page_sections(*, user, case_id) -> dict[str, object]:
+    return {name: provider(user=user, case_id=case_id)
+            for name, provider in _case_page_sections.items()}
+
+
 def _flag(cases: list[Case]) -> None:
     for case in cases:
         case.flags = []

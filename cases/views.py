@@ -90,6 +90,7 @@ def case_detail(request, case_id):
         "d": detail, "case": detail.case,
         "member_form": MemberForm(initial={"version": detail.case.version}),
         "version_form": VersionForm(initial={"version": detail.case.version}),
+        **selectors.case_page_sections(user=request.user, case_id=detail.case.pk),
     })
 
 

@@ -19,3 +19,4 @@ class ConsentConfig(AppConfig):
         policy.register_crossing_rule(enforcement.entries_crossing_by_consent)
         selectors.register_case_flags(enforcement.consent_flags)
         selectors.register_start_section(consent_selectors.expiring_for_start_page)
+        selectors.register_case_page_section("consent", consent_selectors.case_page_consent)

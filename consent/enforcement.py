@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case, Guardian
 from consent import rules
@@ -23,6 +23,27 @@ class CaseConsent:
     effective: rules.Scope | None
     now: datetime
 
+    @property
+    def gaps(self) -> list[str]:
+        return rules.consent_gaps(required=self.required, grants=self.grants, now=self.now)
+
+    def gap_labels(self) -> list[str]:
+        return [str(GAP_LABELS[gap]) for gap in self.gaps]
+
+    def current_required(self) -> dict[rules.Giver, rules.Grant]:
+        """The latest grant of each giver who must consent now; what is reminded of and
+        listed as expiring (a grant nobody needs ending is no news)."""
+        latest = rules.latest_grants(self.grants, self.now)
+        return {giver: latest[giver] for giver in self.required if giver in latest}
+
+
+GAP_LABELS = {
+    rules.MISSING: _("Samtycke saknas"),
+    rules.WITHDRAWN: _("Samtycke har återkallats"),
+    rules.EXPIRED: _("Samtycke har gått ut"),
+    rules.NO_COMMON_SCOPE: _("Samtyckena har ingen gemensam omfattning – inget delas"),
+}
+
 
 def as_rule_grant(grant: ConsentGrant) -> rules.Grant:
     giver = (rules.Giver.youth() if grant.giver_type == ConsentGrant.GiverType.YOUTH
@@ -32,7 +53,7 @@ def as_rule_grant(grant: ConsentGrant) -> rules.Grant:
         organisations=frozenset(o.pk for o in grant.organisations.all()),
         categories=frozenset(grant.categories),
         given_on=grant.given_on, valid_until=grant.valid_until,
-        withdrawn_at=grant.withdrawn_at,
+        withdrawn_at=grant.withdrawn_at, recorded_at=grant.recorded_at,
     )
 
 
@@ -78,15 +99,12 @@ def entries_crossing_by_consent(user, case: Case) -> Q:
     return Q(source_org_id__in=scope.organisations, category__in=scope.categories)
 
 
-
-
 def consent_flags(cases: list[Case]) -> dict[int, list[str]]:
-    """'Samtycke saknas' / 'Samtycke har upphört' for open cases without an effective
-    consent, in a fixed number of queries."""
+    """For open cases without an effective consent, why: missing, withdrawn, expired,
+    or nothing in common; in a fixed number of queries."""
     open_cases = [c for c in cases if c.status == Case.Status.OPEN]
     flags = {}
     for case_id, status in case_consents(open_cases).items():
         if status.effective is None:
-            flags[case_id] = [str(_("Samtycke har upphört") if status.grants
-                                  else _("Samtycke saknas"))]
+            flags[case_id] = status.gap_labels()
     return flags

@@ -18,7 +18,7 @@ class GrantForm(forms.Form):
     form = forms.ChoiceField(label=_("Form"), choices=ConsentGrant.Form.choices)
     given_on = forms.DateField(label=_("Lämnat (ÅÅÅÅ-MM-DD)"), required=False,
                                help_text=_("Tomt betyder i dag."))
-    valid_until = forms.DateField(label=_("Gäller till och med (ÅÅÅÅ-MM-DD)"), required=False,
+    valid_until = forms.DateField(label=_("Giltigt t.o.m. (ÅÅÅÅ-MM-DD)"), required=False,
                                   help_text=_("Tomt betyder kommunens giltighetstid."))
 
     def __init__(self, *args, givers=(), organisations=(), **kwargs):

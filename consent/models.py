@@ -6,7 +6,9 @@ guardian); *återkallelse* = withdrawal.
 A ConsentGrant is what one giver agreed to: which organisations may share among
 themselves, which categories of information, for what purpose, from when and until
 when. Grants are never edited or deleted: a change is a new grant, a withdrawal is a
-stamp on the grant. Purpose and withdrawal reason are free text and encrypted.
+stamp on the grant. A giver's most recently recorded grant supersedes their earlier
+ones (see consent.rules), so records are ordered by id, the recording order. Purpose and
+withdrawal reason are free text and encrypted.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class ConsentGrant(models.Model):
     purpose = EncryptedTextField(_("syfte"), max_length=1000)
     form = models.CharField(_("form"), max_length=10, choices=Form.choices)
     given_on = models.DateField(_("lämnat"))
-    valid_until = models.DateField(_("gäller till och med"))
+    valid_until = models.DateField(_("giltigt t.o.m."))
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                     related_name="+")
     recorded_at = models.DateTimeField(_("registrerat"), auto_now_add=True)
@@ -52,7 +54,7 @@ class ConsentGrant(models.Model):
     class Meta:
         verbose_name = _("samtycke")
         verbose_name_plural = _("samtycken")
-        ordering = ["-given_on", "-id"]
+        ordering = ["-id"]
         constraints = [
             models.CheckConstraint(
                 condition=(models.Q(giver_type="youth", guardian__isnull=True)

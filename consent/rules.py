@@ -9,12 +9,16 @@ consent of every required giver:
 - from the municipality's own-consent age (default 15) the young person must consent
   too; from 18 only the young person.
 The *effective consent* is the intersection of the scopes of every required giver's
-current grant. A giver's latest grant (by date given, then record order, among those
-given on or before today) supersedes all their earlier ones; it is their current grant
-if it is in force now: valid through today and not withdrawn. Withdrawing the latest
-grant therefore leaves the giver without consent: an older, broader grant never comes
-back by itself. Withdrawal or expiry of any required giver's grant narrows the effective
-consent at once; a required giver without a current grant means there is none.
+current grant. A change of mind is recorded as a new grant, so a giver's most recently
+*recorded* grant supersedes all their earlier ones whatever date it was given on: a
+narrower grant dated back (a form signed last week, recorded today) must not leave the
+older, wider one in force. It is their current grant if it is in force now: given,
+valid through today and not withdrawn. Withdrawing the latest grant therefore leaves
+the giver without consent: an older, broader grant never comes back by itself.
+Withdrawal or expiry of any required giver's grant narrows the effective consent at
+once; a required giver without a current grant means there is none, and so does an
+intersection that leaves nothing to share (fewer than two organisations, or no
+category).
 """
 
 from __future__ import annotations
@@ -50,10 +54,16 @@ class Grant:
     given_on: date
     valid_until: date
     withdrawn_at: datetime | None = None
+    # When it was recorded; None where only the record order (id) is known. A grant
+    # recorded after ``now`` did not exist then, so it neither counts nor supersedes.
+    recorded_at: datetime | None = None
+
+    def withdrawn(self, now: datetime) -> bool:
+        return self.withdrawn_at is not None and self.withdrawn_at <= now
 
     def in_force(self, now: datetime) -> bool:
         today = now.date()
-        if self.withdrawn_at is not None and self.withdrawn_at <= now:
+        if self.withdrawn(now):
             return False
         return self.given_on <= today <= self.valid_until
 
@@ -93,34 +103,92 @@ def required_givers(*, birth_date: date, custodian_ids: Iterable[int], own_conse
     return givers
 
 
-def latest_grants(grants: Iterable[Grant], today: date) -> dict[Giver, Grant]:
-    """Each giver's latest grant given on or before ``today``, in force or not."""
+def latest_grants(grants: Iterable[Grant], now: datetime) -> dict[Giver, Grant]:
+    """Each giver's most recently recorded grant as of ``now``, in force or not. Ids
+    are handed out in recording order, so the highest id is the latest change."""
     latest: dict[Giver, Grant] = {}
-    for grant in sorted(grants, key=lambda g: (g.given_on, g.id)):
-        if grant.given_on <= today:
+    for grant in sorted(grants, key=lambda g: g.id):
+        if grant.recorded_at is None or grant.recorded_at <= now:
             latest[grant.giver] = grant
     return latest
 
 
 def current_grants(grants: Iterable[Grant], now: datetime) -> dict[Giver, Grant]:
     """Each giver's latest grant, where it is in force."""
-    latest = latest_grants(grants, now.date())
+    latest = latest_grants(grants, now)
     return {giver: grant for giver, grant in latest.items() if grant.in_force(now)}
+
+
+ACTIVE = "active"
+PENDING = "pending"  # given on a later day than ``now``
+EXPIRED = "expired"
+WITHDRAWN = "withdrawn"
+SUPERSEDED = "superseded"
+
+
+def grant_status(grant: Grant, latest: dict[Giver, Grant], now: datetime) -> str:
+    """What a grant is now, for its history: a withdrawal is shown even on a grant
+    superseded since, because who withdrew and when is what the history must keep."""
+    if grant.withdrawn(now):
+        return WITHDRAWN
+    if latest.get(grant.giver) is not grant:
+        return SUPERSEDED
+    if grant.valid_until < now.date():
+        return EXPIRED
+    if grant.given_on > now.date():
+        return PENDING
+    return ACTIVE
+
+
+def withdrawable(grant: Grant, latest: dict[Giver, Grant], now: datetime) -> bool:
+    """Only a giver's current grant can be withdrawn: withdrawing a superseded or ended
+    grant would change nothing and would make the history say otherwise."""
+    return grant_status(grant, latest, now) in (ACTIVE, PENDING)
+
+
+# Why a case has no effective consent, in the order they are shown.
+MISSING = "missing"
+NO_COMMON_SCOPE = "no_common_scope"
+GAPS = (MISSING, WITHDRAWN, EXPIRED, NO_COMMON_SCOPE)
+
+
+def _intersection(grants: list[Grant]) -> Scope | None:
+    organisations = frozenset.intersection(*(g.organisations for g in grants))
+    categories = frozenset.intersection(*(g.categories for g in grants))
+    # Sharing needs two organisations and something to share; anything less is no
+    # consent at all, not an empty one that callers would have to tell apart.
+    if len(organisations) < 2 or not categories:
+        return None
+    return Scope(organisations=organisations, categories=categories)
 
 
 def effective_consent(*, required: list[Giver], grants: Iterable[Grant],
                       now: datetime) -> Scope | None:
     """The intersection of every required giver's current grant, or None when there is
-    no required giver or one of them has no grant in force."""
+    no required giver, one of them has no grant in force, or the grants have too little
+    in common to share anything."""
     if not required:
         return None
     current = current_grants(grants, now)
-    scopes = []
+    if any(giver not in current for giver in required):
+        return None
+    return _intersection([current[giver] for giver in required])
+
+
+def consent_gaps(*, required: list[Giver], grants: Iterable[Grant],
+                 now: datetime) -> list[str]:
+    """Why there is no effective consent (empty when there is one): a required giver
+    without a grant (or nobody who can consent yet), a required giver whose latest grant
+    is withdrawn or has expired, or current grants with nothing in common."""
+    if not required:
+        return [MISSING]
+    latest = latest_grants(grants, now)
+    found = set()
     for giver in required:
-        grant = current.get(giver)
-        if grant is None:
-            return None
-        scopes.append(grant)
-    organisations = frozenset.intersection(*(g.organisations for g in scopes))
-    categories = frozenset.intersection(*(g.categories for g in scopes))
-    return Scope(organisations=organisations, categories=categories)
+        grant = latest.get(giver)
+        status = PENDING if grant is None else grant_status(grant, latest, now)
+        found.add({WITHDRAWN: WITHDRAWN, EXPIRED: EXPIRED, ACTIVE: None}.get(status, MISSING))
+    found.discard(None)
+    if not found and _intersection([latest[giver] for giver in required]) is None:
+        found.add(NO_COMMON_SCOPE)
+    return [gap for gap in GAPS if gap in found]

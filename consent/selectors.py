@@ -3,20 +3,54 @@ recorded like every read of personal data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
 import audit
 from audit.models import Action
 from cases import policy
-from cases.models import Case, Guardian
+from cases.models import Case, Entry, Guardian
 from cases.selectors import StartSection
-from consent import enforcement, rules
+from consent import enforcement, rules, services
 from consent.models import ConsentDocument, ConsentGrant
 from sspf.roles import Role
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One grant as the history shows it, with names resolved and the status of now."""
+
+    id: int
+    giver: str
+    organisations: list[str]
+    categories: list[str]
+    purpose: str
+    form: str
+    given_on: date
+    valid_until: date
+    recorded_by: str
+    recorded_at: datetime
+    status: str  # one of the rules.* grant statuses
+    status_label: str
+    withdrawn_at: datetime | None
+    withdrawn_by: str
+    withdrawal_reason: str  # empty unless the reader records consent on the case
+    withdrawable: bool  # by this reader: they record consent, and it is the current grant
+    has_document: bool
+
+
+STATUS_LABELS = {
+    rules.ACTIVE: _("Gäller"),
+    rules.PENDING: _("Gäller ännu inte"),
+    rules.EXPIRED: _("Har gått ut"),
+    rules.WITHDRAWN: _("Återkallat"),
+    rules.SUPERSEDED: _("Ersatt av ett senare samtycke"),
+}
 
 
 @dataclass
@@ -28,26 +62,112 @@ class ConsentOverview:
     may_record: bool
     documents: set[int]  # ids of the grants that have a signed form
     team_organisations: set[int]  # organisations of the active team, to pre-fill a grant
+    history: list[HistoryRow] = field(default_factory=list)
+    required_labels: list[str] = field(default_factory=list)
+    gap_labels: list[str] = field(default_factory=list)
+    effective_organisations: list[str] = field(default_factory=list)
+    effective_categories: list[str] = field(default_factory=list)
 
     def active_ids(self) -> set[int]:
         return {g.id for g in rules.current_grants(self.status.grants, self.status.now).values()}
 
 
-def consent_overview(*, user, case_id) -> ConsentOverview:
+def _person_name(person) -> str:
+    return f"{person.first_name} {person.last_name}"
+
+
+def _user_name(user) -> str:
+    return (user.get_full_name() or user.username) if user is not None else ""
+
+
+def _refuse_save(*args, **kwargs):
+    raise RuntimeError("a grant read with its withdrawal reason withheld is not saved")
+
+
+def _withhold_reasons(grants: list[ConsentGrant]) -> None:
+    """The reason for a withdrawal may tell more about the family than the team needs;
+    for readers who do not record consent it does not travel further than this."""
+    for grant in grants:
+        grant.withdrawal_reason = ""
+        grant.save = _refuse_save
+
+
+def _history(overview: ConsentOverview) -> list[HistoryRow]:
+    status = overview.status
+    latest = rules.latest_grants(status.grants, status.now)
+    rule_grants = {g.id: g for g in status.grants}
+    category_labels = dict(Entry.Category.choices)
+    rows = []
+    for grant in overview.grants:
+        rule_grant = rule_grants[grant.pk]
+        state = rules.grant_status(rule_grant, latest, status.now)
+        if grant.giver_type == ConsentGrant.GiverType.YOUTH:
+            giver = str(_("Den unge"))
+        else:
+            giver = f"{_person_name(grant.guardian)} ({pgettext('en person', 'vårdnadshavare')})"
+        rows.append(HistoryRow(
+            id=grant.pk,
+            giver=giver,
+            organisations=sorted(o.name for o in grant.organisations.all()),
+            categories=[str(category_labels[c]) for c in rules.CATEGORIES
+                        if c in grant.categories],
+            purpose=grant.purpose,
+            form=grant.get_form_display(),
+            given_on=grant.given_on,
+            valid_until=grant.valid_until,
+            recorded_by=_user_name(grant.recorded_by),
+            recorded_at=grant.recorded_at,
+            status=state,
+            status_label=str(STATUS_LABELS[state]),
+            withdrawn_at=grant.withdrawn_at,
+            withdrawn_by=_user_name(grant.withdrawn_by),
+            withdrawal_reason=grant.withdrawal_reason if overview.may_record else "",
+            withdrawable=overview.may_record
+            and rules.withdrawable(rule_grant, latest, status.now),
+            has_document=grant.pk in overview.documents,
+        ))
+    return rows
+
+
+def _describe(overview: ConsentOverview) -> None:
+    status = overview.status
+    overview.history = _history(overview)
+    overview.required_labels = [
+        str(_("den unge")) if giver.type == rules.Giver.youth().type
+        else _person_name(overview.guardians[giver.id])
+        for giver in status.required
+    ]
+    overview.gap_labels = status.gap_labels() if status.effective is None else []
+    if status.effective is not None:
+        names = {o.pk: o.name for g in overview.grants for o in g.organisations.all()}
+        category_labels = dict(Entry.Category.choices)
+        overview.effective_organisations = sorted(
+            names[i] for i in status.effective.organisations if i in names)
+        overview.effective_categories = [str(category_labels[c]) for c in rules.CATEGORIES
+                                         if c in status.effective.categories]
+
+
+def consent_overview(*, user, case_id, record_guardians: bool = True) -> ConsentOverview:
+    """A case's consent: status now and the whole history. ``record_guardians=False``
+    where the guardians' read is recorded by the page the consent is shown on (the case
+    page), so it is not recorded twice."""
     case = policy.require_case(user, case_id)
     with transaction.atomic():
         grants = list(
             ConsentGrant.objects.filter(case=case)
             .prefetch_related("organisations")
             .select_related("guardian", "recorded_by", "withdrawn_by")
-            .order_by("-given_on", "-id")
+            .order_by("-id")
         )
+        may_record = policy.may(user, case, policy.CaseAction.RECORD_CONSENT)
+        if not may_record:
+            _withhold_reasons(grants)
         overview = ConsentOverview(
             case=case,
             grants=grants,
             status=enforcement.case_consent(case),
             guardians={g.pk: g for g in Guardian.objects.filter(youth_id=case.youth_id)},
-            may_record=policy.may(user, case, policy.CaseAction.RECORD_CONSENT),
+            may_record=may_record,
             documents=set(
                 ConsentDocument.objects.filter(grant__case=case).values_list("grant_id", flat=True)
             ),
@@ -57,6 +177,7 @@ def consent_overview(*, user, case_id) -> ConsentOverview:
                 )
             ),
         )
+        _describe(overview)
         audit.record_many(
             [
                 {
@@ -78,7 +199,7 @@ def consent_overview(*, user, case_id) -> ConsentOverview:
                     "case_id": case.pk,
                     "youth_id": case.youth_id,
                 }
-                for g_id in overview.guardians
+                for g_id in (overview.guardians if record_guardians else ())
             ]
             + [
                 {
@@ -92,6 +213,36 @@ def consent_overview(*, user, case_id) -> ConsentOverview:
             ]
         )
     return overview
+
+
+def case_page_consent(*, user, case_id) -> ConsentOverview:
+    """The consent section of the case page (cases/case_detail.html, as ``consent``):
+    status and the whole history, read through the policy like the consent page."""
+    return consent_overview(user=user, case_id=case_id, record_guardians=False)
+
+
+@dataclass
+class WithdrawalPage:
+    grant: ConsentGrant
+    giver: str
+    refusal: str | None  # why it cannot be withdrawn, shown before a reason is written
+
+
+def withdrawal_page(*, user, grant_id) -> WithdrawalPage:
+    """The grant to withdraw and whose it is, for those who record consent on its case;
+    the read of the giver's name is recorded."""
+    grant = services.require_grant(user, grant_id)
+    with transaction.atomic():
+        if grant.giver_type == ConsentGrant.GiverType.YOUTH:
+            giver = str(_("Den unge"))
+        else:
+            giver = _person_name(grant.guardian)
+            audit.record_about(grant.guardian, action=Action.VIEW, actor=user,
+                               case_id=grant.case_id, youth_id=grant.case.youth_id)
+        audit.record_about(grant, action=Action.VIEW, actor=user, case_id=grant.case_id,
+                           youth_id=grant.case.youth_id)
+    return WithdrawalPage(grant=grant, giver=giver,
+                          refusal=services.withdrawal_refusal(grant))
 
 
 def expiring_for_start_page(user, *, days: int = 30):
@@ -118,8 +269,8 @@ def expiring_for_start_page(user, *, days: int = 30):
         rows = []
         for case in cases.values():
             status = statuses[case.pk]
-            for grant in rules.current_grants(status.grants, status.now).values():
-                if grant.valid_until <= horizon:
+            for grant in status.current_required().values():
+                if grant.in_force(status.now) and grant.valid_until <= horizon:
                     rows.append(
                         {"case": case, "valid_until": grant.valid_until, "grant_id": grant.id}
                     )

@@ -18,6 +18,7 @@ from audit.changes import actor as change_actor
 from audit.models import Action
 from cases import policy
 from cases.models import Guardian
+from consent import rules
 from consent.models import ConsentDocument, ConsentGrant
 from consent.rules import CATEGORIES
 from sspf.models import Organisation
@@ -51,11 +52,17 @@ def grant_record(
     if giver_type == ConsentGrant.GiverType.GUARDIAN:
         guardian = (
             Guardian.objects.filter(pk=guardian_id, youth_id=case.youth_id).first()
-            if str(guardian_id or "").isdigit()
+            if str(guardian_id or "").isdigit() and int(guardian_id) <= policy.MAX_ID
             else None
         )
         if guardian is None:
             errors["giver"] = [_("Givaren är inte vårdnadshavare för den unge i ärendet.")]
+        elif not guardian.custodian:
+            # Only custody gives the right to consent for the child (FB 6 kap. 11 §); a
+            # parent without custody is registered for contact, not for consent.
+            errors["giver"] = [
+                _("Föräldern har inte vårdnaden om den unge och kan inte lämna samtycke.")
+            ]
     elif giver_type != ConsentGrant.GiverType.YOUTH:
         errors["giver"] = [_("Givaren ska vara den unge eller en vårdnadshavare.")]
 
@@ -90,6 +97,8 @@ def grant_record(
     given_on = given_on or today
     if given_on > today:
         errors["given_on"] = [_("Samtycket kan inte vara lämnat i framtiden.")]
+    elif giver_type == ConsentGrant.GiverType.YOUTH and "giver" not in errors:
+        _check_youth_of_age(case, given_on, today, errors)
     longest = add_months(given_on, case.municipality.consent_validity_months)
     valid_until = valid_until or longest
     if valid_until > longest:
@@ -99,6 +108,11 @@ def grant_record(
         ]
     elif valid_until < given_on:
         errors["valid_until"] = [_("Slutdatum kan inte ligga före datumet då samtycket lämnades.")]
+    elif valid_until < today:
+        errors["valid_until"] = [
+            _("Giltighetstiden har redan gått ut. Ett samtycke som inte längre gäller kan "
+              "inte registreras.")
+        ]
     if errors:
         raise ValidationError(errors)
 
@@ -125,6 +139,30 @@ def grant_record(
     return grant
 
 
+def _check_youth_of_age(case, given_on: date, today: date, errors: dict) -> None:
+    """The young person's own consent is asked for from the municipality's own-consent
+    age; one given earlier is not that consent, and would otherwise count as the
+    required one once they reach the age."""
+    own_age = case.municipality.own_consent_age
+    birth_date = case.youth.birth_date
+    if birth_date is None:
+        errors["giver"] = [
+            _("Den unges födelsedatum är okänt, så det går inte att avgöra om hen kan "
+              "lämna eget samtycke.")
+        ]
+    elif rules.age_on(birth_date, today) < own_age:
+        errors["giver"] = [
+            _("Den unge lämnar eget samtycke först från %(age)d års ålder. Till dess "
+              "lämnar vårdnadshavarna samtycket.") % {"age": own_age}
+        ]
+    elif rules.age_on(birth_date, given_on) < own_age:
+        errors["given_on"] = [
+            _("Den unge hade inte fyllt %(age)d år det datumet. Den unges eget samtycke "
+              "räknas först från den åldern; registrera ett samtycke som lämnats sedan dess.")
+            % {"age": own_age}
+        ]
+
+
 def require_grant(user, grant_id) -> ConsentGrant:
     """The grant, if the user may record consent on its case; else a recorded 404/403.
     A missing grant and one in a case the user does not see answer alike."""
@@ -139,6 +177,25 @@ def require_grant(user, grant_id) -> ConsentGrant:
     return grant
 
 
+def withdrawal_refusal(grant: ConsentGrant, *, now=None) -> str | None:
+    """Why this grant cannot be withdrawn, or None. A withdrawal is the giver's: it
+    stamps their current grant, the one that decides what they allow now."""
+    now = timezone.localtime(now)
+    if grant.withdrawn_at is not None:
+        return _("Samtycket är redan återkallat.")
+    latest_id = (
+        ConsentGrant.objects.filter(case_id=grant.case_id, giver_type=grant.giver_type,
+                                    guardian_id=grant.guardian_id)
+        .order_by("-id").values_list("pk", flat=True).first()
+    )
+    if latest_id != grant.pk:
+        return _("Samtycket har ersatts av ett senare samtycke från samma givare. "
+                 "Återkalla givarens senaste samtycke i stället.")
+    if grant.valid_until < now.date():
+        return _("Samtycket har redan gått ut och gäller inte längre.")
+    return None
+
+
 def grant_withdraw(*, user, grant_id, reason: str) -> ConsentGrant:
     grant = require_grant(user, grant_id)
     reason = (reason or "").strip()
@@ -150,8 +207,10 @@ def grant_withdraw(*, user, grant_id, reason: str) -> ConsentGrant:
         )
     with change_actor(user), transaction.atomic():
         grant = ConsentGrant.objects.select_for_update().select_related("case").get(pk=grant.pk)
-        if grant.withdrawn_at is not None:
-            raise ValidationError({"reason": [_("Samtycket är redan återkallat.")]})
+        refusal = withdrawal_refusal(grant)
+        if refusal is not None:
+            # Named "grant": what is wrong is the grant chosen, not the reason given.
+            raise ValidationError({"grant": [refusal]})
         grant.withdrawn_at = timezone.now()
         grant.withdrawn_by = user
         grant.withdrawal_reason = reason

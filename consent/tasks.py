@@ -1,7 +1,8 @@
 """Daily consent reminders: to each case's lead coordinators, in-app and (if e-mail is
-configured) an e-mail without personal data, for a giver's current grant that ends
-within 30 days, within 7 days, or has ended. Idempotent: each reminder has a key and is
-sent once, so a missed or repeated run neither loses nor doubles one."""
+configured) an e-mail without personal data, for the latest grant of a giver who must
+consent now, when it ends within 30 days, within 7 days, or has ended. Idempotent:
+each reminder has a key and is sent once, so a missed or repeated run neither loses nor
+doubles one."""
 
 from __future__ import annotations
 
@@ -32,8 +33,10 @@ def reminders_due(now=None) -> list[tuple[Case, rules.Grant, str]]:
     statuses = enforcement.case_consents(cases, now=now)
     due = []
     for case in cases:
-        for grant in rules.latest_grants(statuses[case.pk].grants, today).values():
-            if grant.withdrawn_at is not None:
+        # Only givers who must consent now: a reminder about a grant of a guardian who
+        # has lost custody, or of a youth under the own-consent age, asks for nothing.
+        for grant in statuses[case.pk].current_required().values():
+            if grant.withdrawn(now) or grant.given_on > today:
                 continue
             days_left = (grant.valid_until - today).days
             if days_left < 0:
@@ -49,8 +52,10 @@ def reminders_due(now=None) -> list[tuple[Case, rules.Grant, str]]:
 def _text(case: Case, grant: rules.Grant, kind: str) -> str:
     until = grant.valid_until.isoformat()
     if kind == "expired":
-        return f"Ett samtycke i ärende #{case.pk} gick ut {until}. Förnya eller avsluta."
-    return f"Ett samtycke i ärende #{case.pk} går ut {until} (inom {kind} dagar)."
+        return (f"Ett samtycke i ärende #{case.pk} var giltigt t.o.m. {until} och har gått ut. "
+                "Förnya eller avsluta.")
+    return (f"Ett samtycke i ärende #{case.pk} är giltigt t.o.m. {until} "
+            f"och går ut inom {kind} dagar.")
 
 
 @shared_task(name="consent.remind_expiring")

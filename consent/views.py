@@ -1,5 +1,6 @@
 """Consent pages: the case's consent status and history, recording a grant,
-withdrawing one."""
+withdrawing one, the signed form. Bad input re-renders the page with its errors and
+status 400, nothing stored."""
 
 from __future__ import annotations
 
@@ -14,28 +15,22 @@ from django.views.decorators.http import require_http_methods
 from cases import policy
 from consent import selectors, services
 from consent.forms import GrantForm, WithdrawForm
-from consent.models import ConsentGrant
-from sspf.forms import apply_service_errors, flash_errors
+from sspf.forms import apply_service_errors
 from sspf.models import Organisation
+
+BAD_REQUEST = 400
+
+
+def _overview_page(request, case_id, *, status=200, upload_grant=None, upload_errors=()):
+    overview = selectors.consent_overview(user=request.user, case_id=case_id)
+    return render(request, "consent/overview.html", {
+        "o": overview, "case": overview.case,
+        "upload_grant": upload_grant, "upload_errors": list(upload_errors),
+    }, status=status)
 
 
 def consent_overview(request, case_id):
-    overview = selectors.consent_overview(user=request.user, case_id=case_id)
-    organisations = {o.pk: o.name for o in
-                     Organisation.objects.filter(municipality_id=overview.case.municipality_id)}
-    effective = overview.status.effective
-    return render(request, "consent/overview.html", {
-        "o": overview, "case": overview.case, "active_ids": overview.active_ids(),
-        "documents": overview.documents,
-        "effective_orgs": sorted(organisations[i] for i in effective.organisations
-                                 if i in organisations) if effective else [],
-        "effective_categories": sorted(effective.categories) if effective else [],
-        "required_labels": [
-            _("den unge") if g.type == "youth" else
-            f"{overview.guardians[g.id].first_name} {overview.guardians[g.id].last_name}"
-            for g in overview.status.required
-        ],
-    })
+    return _overview_page(request, case_id)
 
 
 @require_http_methods(["GET", "POST"])
@@ -44,47 +39,57 @@ def grant_create(request, case_id):
     policy.require_case(request.user, case_id, policy.CaseAction.RECORD_CONSENT)
     overview = selectors.consent_overview(user=request.user, case_id=case_id)
     case = overview.case
+    # Only custody gives the right to consent; a parent without it is no choice here.
     givers = [("youth", _("Den unge"))] + [
         (f"guardian:{g.pk}",
          f"{pgettext('en person', 'Vårdnadshavare')}: {g.first_name} {g.last_name}")
-        for g in overview.guardians.values()
+        for g in overview.guardians.values() if g.custodian
     ]
     orgs = Organisation.objects.filter(municipality_id=case.municipality_id).order_by("name")
     team_orgs = {str(org_id) for org_id in overview.team_organisations}
     form = GrantForm(request.POST or None, givers=givers,
                      organisations=[(str(o.pk), o.name) for o in orgs],
                      initial={"organisations": sorted(team_orgs), "form": "written"})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        giver_type, _sep, guardian_id = data["giver"].partition(":")
-        try:
-            services.grant_record(
-                user=request.user, case_id=case.pk, giver_type=giver_type,
-                guardian_id=guardian_id or None, organisations=data["organisations"],
-                categories=data["categories"], purpose=data["purpose"], form=data["form"],
-                given_on=data["given_on"], valid_until=data["valid_until"])
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Samtycket är registrerat."))
-            return redirect("consent_overview", case_id=case.pk)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            giver_type, _sep, guardian_id = data["giver"].partition(":")
+            try:
+                services.grant_record(
+                    user=request.user, case_id=case.pk, giver_type=giver_type,
+                    guardian_id=guardian_id or None, organisations=data["organisations"],
+                    categories=data["categories"], purpose=data["purpose"],
+                    form=data["form"], given_on=data["given_on"],
+                    valid_until=data["valid_until"])
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request, _("Samtycket är registrerat."))
+                return redirect("consent_overview", case_id=case.pk)
+        return render(request, "consent/grant_form.html", {"form": form, "case": case},
+                      status=BAD_REQUEST)
     return render(request, "consent/grant_form.html", {"form": form, "case": case})
 
 
 @require_http_methods(["GET", "POST"])
 def grant_withdraw(request, grant_id):
-    grant: ConsentGrant = services.require_grant(request.user, grant_id)
+    page = selectors.withdrawal_page(user=request.user, grant_id=grant_id)
     form = WithdrawForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.grant_withdraw(user=request.user, grant_id=grant.pk,
-                                    reason=form.cleaned_data["reason"])
-        except ValidationError as exc:
-            apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Samtycket är återkallat. Det gäller från och med nu."))
-            return redirect("consent_overview", case_id=grant.case_id)
-    return render(request, "consent/withdraw_form.html", {"form": form, "grant": grant})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.grant_withdraw(user=request.user, grant_id=page.grant.pk,
+                                        reason=form.cleaned_data["reason"])
+            except ValidationError as exc:
+                apply_service_errors(form, exc)
+            else:
+                messages.success(request,
+                                 _("Samtycket är återkallat. Det gäller från och med nu."))
+                return redirect("consent_overview", case_id=page.grant.case_id)
+        status = BAD_REQUEST
+    return render(request, "consent/withdraw_form.html",
+                  {"form": form, "grant": page.grant, "page": page}, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -102,7 +107,7 @@ def grant_document(request, grant_id):
         services.document_attach(user=request.user, grant_id=grant.pk,
                                  data=upload.read() if upload else b"")
     except ValidationError as exc:
-        flash_errors(request, exc.message_dict)
-    else:
-        messages.success(request, _("Blanketten är uppladdad och sparad krypterad."))
+        return _overview_page(request, grant.case_id, status=BAD_REQUEST, upload_grant=grant.pk,
+                              upload_errors=[m for ms in exc.message_dict.values() for m in ms])
+    messages.success(request, _("Blanketten är uppladdad och sparad krypterad."))
     return redirect("consent_overview", case_id=grant.case_id)

@@ -10,11 +10,15 @@ from django.utils import timezone
 from audit.models import AccessEvent
 from consent import services
 from consent.models import ConsentGrant
-from tests.conftest import log_in_verified
+from tests.conftest import log_in_verified, personal_strings
 
 pytestmark = pytest.mark.django_db
 
 SCHOOL_ENTRY = "Hög frånvaro sedan höstlovet"
+
+
+def days_from_today(days: int) -> date:
+    return timezone.localdate() + timedelta(days=days)
 
 
 def orgs(demo, *usernames):
@@ -129,21 +133,22 @@ def test_api_records_and_withdraws(demo, api_client):
     elsa = demo.cases["Elsa"]
     api = api_client(demo["koordinator"])
     guardian = elsa.youth.guardians.first()
+    given_on = days_from_today(-21)
     response = api.post(f"/api/v1/cases/{elsa.pk}/consents/", {
         "giver": {"type": "guardian", "id": guardian.pk},
         "organisations": orgs(demo, "skolkurator", "polis"), "categories": ["school"],
-        "purpose": "Syfte", "form": "oral", "given_on": "2026-11-01",
+        "purpose": "Syfte", "form": "oral", "given_on": given_on.isoformat(),
     }, format="json")
     assert response.status_code == 201, response.content
     grant_id = response.json()["id"]
-    assert response.json()["valid_until"] == "2027-11-01"
+    assert response.json()["valid_until"] == services.add_months(given_on, 12).isoformat()
     withdrawn = api.post(f"/api/v1/consents/{grant_id}/withdraw/", {"reason": "Ångrat"},
                          format="json")
     assert withdrawn.status_code == 200
     assert withdrawn.json()["withdrawn_at"] is not None
     again = api.post(f"/api/v1/consents/{grant_id}/withdraw/", {"reason": "Igen"},
                      format="json")
-    assert again.status_code == 400 and "reason" in again.json()
+    assert again.status_code == 400 and "redan återkallat" in again.json()["grant"][0]
 
 
 @pytest.mark.parametrize(
@@ -153,7 +158,9 @@ def test_api_records_and_withdraws(demo, api_client):
         ({"organisations": "one"}, "organisations"),
         ({"categories": ["school", "weather"]}, "categories"),
         ({"giver": {"type": "guardian", "id": "other-youth"}}, "giver"),
-        ({"given_on": "2026-11-10", "valid_until": "2026-11-01"}, "valid_until"),
+        ({"given_on": -12, "valid_until": -21}, "valid_until"),
+        ({"given_on": -30, "valid_until": -1}, "valid_until"),  # already over when recorded
+        ({"given_on": 1}, "given_on"),
         ({"purpose": "x" * 1001}, "purpose"),
     ],
 )
@@ -168,6 +175,9 @@ def test_bad_grants_are_refused_and_nothing_is_stored(demo, api_client, change, 
         body["organisations"] = orgs(demo, "skolkurator") * 2
     if body["giver"].get("id") == "other-youth":
         body["giver"]["id"] = omar.youth.guardians.first().pk
+    for key in ("given_on", "valid_until"):
+        if key in body:
+            body[key] = days_from_today(body[key]).isoformat()
     response = api_client(demo["koordinator"]).post(f"/api/v1/cases/{elsa.pk}/consents/",
                                                      body, format="json")
     assert response.status_code == 400
@@ -207,7 +217,7 @@ def test_consent_pages_show_history_and_withdraw(demo, client):
     assert response.status_code == 302
     page = client.get(f"/arenden/{elsa.pk}/samtycken/").content.decode()
     assert "Pappa vill inte längre" in page
-    assert "Samtycke saknas" in page
+    assert "Samtycke har återkallats" in page
 
 
 def test_recording_through_the_page(demo, client):
@@ -219,11 +229,11 @@ def test_recording_through_the_page(demo, client):
         "giver": "youth", "organisations": [str(o) for o in orgs(demo, "skolkurator",
                                                                    "fritidsledare")],
         "categories": ["leisure"], "purpose": "Fritidsaktiviteter", "form": "written",
-        "given_on": "2026-11-20",
+        "given_on": days_from_today(-2).isoformat(),
     })
     assert response.status_code == 302
     grant = ConsentGrant.objects.get()
-    assert grant.given_on == date(2026, 11, 20)
+    assert grant.given_on == days_from_today(-2)
     assert grant.recorded_by == demo["koordinator"]
 
 
@@ -248,7 +258,7 @@ def test_cases_without_consent_are_flagged_in_lists_and_on_the_page(demo, client
     assert "Samtycke saknas" in row["Omar"]
     assert "Samtycke" not in row["Elsa"]
     services.grant_withdraw(user=demo["koordinator"], grant_id=grants[0].pk, reason="Nej")
-    assert "Samtycke har upphört" in client.get(f"/arenden/{elsa.pk}/").content.decode()
+    assert "Samtycke har återkallats" in client.get(f"/arenden/{elsa.pk}/").content.decode()
     assert "Samtycke saknas" in client.get(f"/arenden/{omar.pk}/").content.decode()
 
 
@@ -294,7 +304,7 @@ def test_daily_reminders_are_sent_once_per_window_without_personal_data(demo, ma
         assert remind_expiring.delay().get() == 1  # now within 7 days
     with time_machine.travel(timezone.now() + timedelta(days=21)):
         assert remind_expiring.delay().get() == 1  # ended
-        assert "gick ut" in Notification.objects.filter(user=lead).first().text
+        assert "har gått ut" in Notification.objects.filter(user=lead).first().text
 
 
 def test_withdrawn_or_superseded_grants_are_not_reminded(demo):
@@ -419,7 +429,8 @@ def test_consent_cannot_outlast_the_municipality_validity(demo, api_client):
     response = api_client(demo["koordinator"]).post(f"/api/v1/cases/{elsa.pk}/consents/", {
         "giver": {"type": "youth"}, "organisations": orgs(demo, "skolkurator", "polis"),
         "categories": ["school"], "purpose": "x", "form": "written",
-        "given_on": "2026-11-01", "valid_until": "2099-01-01"}, format="json")
+        "given_on": days_from_today(-21).isoformat(),
+        "valid_until": days_from_today(366 * 3).isoformat()}, format="json")
     assert response.status_code == 400
     assert "12 månader" in response.json()["valid_until"][0]
     assert not ConsentGrant.objects.exists()
@@ -441,3 +452,332 @@ def test_consent_page_records_the_guardians_it_shows(demo, client):
                                            object_type="cases.Guardian")
                 .values_list("object_id", flat=True))
     assert shown == {str(g.pk) for g in elsa.youth.guardians.all()}
+
+
+# --- review findings: supersession, givers, dates, status, history, 400s -------------
+
+
+def record(demo, case, giver, *, user="koordinator", org_users=("skolkurator",
+                                                                 "socialsekreterare"),
+           categories=("school",), **extra):
+    """One grant; ``giver`` is "youth" or a Guardian."""
+    return services.grant_record(
+        user=demo[user], case_id=case.pk,
+        giver_type="youth" if giver == "youth" else "guardian",
+        guardian_id=None if giver == "youth" else giver.pk,
+        organisations=orgs(demo, *org_users), categories=list(categories),
+        purpose="Samordnade insatser", form="written", **extra)
+
+
+def add_guardian(demo, case, *, custodian, first_name="Erik"):
+    from cases import services as case_services
+    from cases.demo import test_series_number
+
+    return case_services.guardian_add(
+        user=demo["koordinator"], case_id=case.pk,
+        personnummer=test_series_number(date(1979, 3, 14), "M"),
+        first_name=first_name, last_name="Bonusson", custodian=custodian)
+
+
+def status_of(api_client, demo, case):
+    return api_client(demo["koordinator"]).get(
+        f"/api/v1/cases/{case.pk}/consent-status/").json()
+
+
+def test_a_newer_grant_dated_back_supersedes_the_wider_one(demo, api_client, client):
+    elsa = demo.cases["Elsa"]
+    wide = give_all(demo, elsa, categories=("school", "social"))
+    assert social_sees(api_client, demo, elsa)
+    mum = elsa.youth.guardians.order_by("id").first()
+    # Mum narrows her consent on a form signed last week, recorded today.
+    narrower = record(demo, elsa, mum, categories=("social",),
+                      given_on=days_from_today(-7))
+    assert not social_sees(api_client, demo, elsa)
+    assert status_of(api_client, demo, elsa)["effective"]["categories"] == ["social"]
+
+    log_in_verified(client, demo["koordinator"])
+    page = client.get(f"/arenden/{elsa.pk}/samtycken/").content.decode()
+    superseded_row = page.split(f'id="samtycke-{wide[1].pk}"')[1].split("</tr>")[0]
+    current_row = page.split(f'id="samtycke-{narrower.pk}"')[1].split("</tr>")[0]
+    assert "Ersatt av ett senare samtycke" in superseded_row
+    assert "aterkalla" not in superseded_row
+    assert f"/samtycken/{narrower.pk}/aterkalla/" in current_row
+
+
+def test_only_the_givers_current_grant_can_be_withdrawn(demo, api_client, client):
+    elsa = demo.cases["Elsa"]
+    mum = elsa.youth.guardians.order_by("id").first()
+    old = record(demo, elsa, mum, categories=("school", "social"))
+    new = record(demo, elsa, mum, categories=("school",))
+    response = api_client(demo["koordinator"]).post(
+        f"/api/v1/consents/{old.pk}/withdraw/", {"reason": "Fel samtycke"}, format="json")
+    assert response.status_code == 400
+    assert "ersatts av ett senare samtycke" in response.json()["grant"][0]
+    log_in_verified(client, demo["koordinator"])
+    page = client.post(f"/samtycken/{old.pk}/aterkalla/", {"reason": "Fel samtycke"})
+    assert page.status_code == 400
+    assert "ersatts av ett senare samtycke" in page.content.decode()
+    assert not ConsentGrant.objects.filter(withdrawn_at__isnull=False).exists()
+    assert not AccessEvent.objects.filter(action="consent_withdrawn").exists()
+    # The current one is withdrawn, and the page says whose consent it is.
+    assert "Maria Demosson" in client.get(f"/samtycken/{new.pk}/aterkalla/").content.decode()
+    services.grant_withdraw(user=demo["koordinator"], grant_id=new.pk, reason="Ångrar sig")
+    assert ConsentGrant.objects.get(withdrawn_at__isnull=False) == new
+
+
+def test_an_expired_grant_cannot_be_withdrawn(demo, api_client):
+    elsa = demo.cases["Elsa"]
+    grant = record(demo, elsa, "youth", valid_until=days_from_today(2))
+    with time_machine.travel(timezone.now() + timedelta(days=5)):
+        response = api_client(demo["koordinator"]).post(
+            f"/api/v1/consents/{grant.pk}/withdraw/", {"reason": "Sent"}, format="json")
+    assert response.status_code == 400 and "gått ut" in response.json()["grant"][0]
+    assert ConsentGrant.objects.get().withdrawn_at is None
+
+
+def test_a_guardian_without_custody_cannot_consent(demo, api_client, client):
+    elsa = demo.cases["Elsa"]
+    stepdad = add_guardian(demo, elsa, custodian=False)
+    response = api_client(demo["koordinator"]).post(f"/api/v1/cases/{elsa.pk}/consents/", {
+        "giver": {"type": "guardian", "id": stepdad.pk},
+        "organisations": orgs(demo, "skolkurator", "socialsekreterare"),
+        "categories": ["school"], "purpose": "Syfte", "form": "written"}, format="json")
+    assert response.status_code == 400
+    assert "inte vårdnaden" in response.json()["giver"][0]
+    assert not ConsentGrant.objects.exists()
+    log_in_verified(client, demo["koordinator"])
+    form = client.get(f"/arenden/{elsa.pk}/samtycken/nytt/").content.decode()
+    giver_select = form.split('name="giver"')[1].split("</select>")[0]
+    assert "Maria Demosson" in giver_select and "Johan Demosson" in giver_select
+    assert "Erik" not in giver_select and f"guardian:{stepdad.pk}" not in giver_select
+
+
+def test_reminders_only_for_givers_who_must_consent(demo):
+    from cases.models import Guardian
+    from consent.tasks import reminders_due
+
+    elsa = demo.cases["Elsa"]
+    mum, dad = elsa.youth.guardians.order_by("id")
+    soon = days_from_today(10)
+    record(demo, elsa, "youth", valid_until=soon)
+    kept = record(demo, elsa, mum, valid_until=soon)
+    lost_custody = record(demo, elsa, dad, valid_until=soon)
+    Guardian.objects.filter(pk=dad.pk).update(custodian=False)  # custody decided otherwise
+    reminded = {grant.id for case, grant, _kind in reminders_due() if case.pk == elsa.pk}
+    assert kept.pk in reminded
+    assert lost_custody.pk not in reminded
+
+
+def test_the_youth_consents_only_from_the_own_consent_age(demo, api_client):
+    nora, elsa = demo.cases["Nora"], demo.cases["Elsa"]  # 14 and 15 years old
+    api = api_client(demo["koordinator"])
+    body = {"giver": {"type": "youth"}, "organisations": orgs(demo, "skolkurator", "polis"),
+            "categories": ["school"], "purpose": "Syfte", "form": "written"}
+    too_young = api.post(f"/api/v1/cases/{nora.pk}/consents/", body, format="json")
+    assert too_young.status_code == 400
+    assert "från 15 års ålder" in too_young.json()["giver"][0]
+    # Elsa turned 15 some 250 days ago; a form she signed before that is not her consent.
+    before_15 = api.post(f"/api/v1/cases/{elsa.pk}/consents/",
+                         {**body, "given_on": days_from_today(-300).isoformat(),
+                          "valid_until": days_from_today(30).isoformat()}, format="json")
+    assert before_15.status_code == 400
+    assert "inte fyllt 15 år" in before_15.json()["given_on"][0]
+    assert not ConsentGrant.objects.exists()
+
+
+# --- case status --------------------------------------------------------------------------
+
+
+def test_a_custodian_added_after_consent_removes_it_at_once(demo, api_client, client):
+    elsa = demo.cases["Elsa"]
+    give_all(demo, elsa)
+    assert social_sees(api_client, demo, elsa)
+    add_guardian(demo, elsa, custodian=True)
+    assert not social_sees(api_client, demo, elsa)
+    status = status_of(api_client, demo, elsa)
+    assert status["effective"] is None and len(status["required_givers"]) == 4
+    log_in_verified(client, demo["koordinator"])
+    page = client.get(f"/arenden/{elsa.pk}/").content.decode()
+    assert "Samtycke saknas" in page.split("</h1>")[0]
+
+
+def test_a_guardian_without_custody_added_after_consent_changes_nothing(demo, api_client):
+    elsa = demo.cases["Elsa"]
+    give_all(demo, elsa)
+    add_guardian(demo, elsa, custodian=False)
+    assert social_sees(api_client, demo, elsa)
+    assert status_of(api_client, demo, elsa)["effective"] is not None
+
+
+def test_an_expired_consent_is_flagged_as_expired(demo, client):
+    elsa = demo.cases["Elsa"]
+    lead = demo["koordinator"]
+    youth_grant, *_ = give_all(demo, elsa)
+    mum = elsa.youth.guardians.order_by("id").first()
+    record(demo, elsa, mum, valid_until=days_from_today(3))
+    with time_machine.travel(timezone.now() + timedelta(days=5)):
+        log_in_verified(client, lead)
+        heading = client.get(f"/arenden/{elsa.pk}/").content.decode().split("</h1>")[0]
+        assert "Samtycke har gått ut" in heading
+        assert "Samtycke saknas" not in heading and "återkallats" not in heading
+        services.grant_withdraw(user=lead, grant_id=youth_grant.pk, reason="Vill inte")
+        heading = client.get(f"/arenden/{elsa.pk}/").content.decode().split("</h1>")[0]
+        assert "Samtycke har gått ut" in heading and "Samtycke har återkallats" in heading
+
+
+def test_grants_with_nothing_in_common_give_no_effective_consent(demo, api_client, client):
+    elsa = demo.cases["Elsa"]
+    mum, dad = elsa.youth.guardians.order_by("id")
+    record(demo, elsa, "youth", org_users=("skolkurator", "socialsekreterare", "polis"))
+    record(demo, elsa, mum, org_users=("skolkurator", "socialsekreterare", "polis"))
+    record(demo, elsa, dad, org_users=("skolkurator", "fritidsledare"))  # only school shared
+    status = status_of(api_client, demo, elsa)
+    assert status["effective"] is None
+    assert not social_sees(api_client, demo, elsa)
+    log_in_verified(client, demo["koordinator"])
+    heading = client.get(f"/arenden/{elsa.pk}/").content.decode().split("</h1>")[0]
+    assert "ingen gemensam omfattning" in heading
+    assert "Samtycke saknas" not in heading
+
+
+@pytest.mark.parametrize(("last_minute", "visible"), [((23, 59), True), ((0, 1), False)])
+def test_expiry_is_at_midnight_in_stockholm(demo, api_client, last_minute, visible):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    elsa = demo.cases["Elsa"]
+    last_day = days_from_today(3)
+    give_all(demo, elsa)
+    for grant in ConsentGrant.objects.filter(case=elsa):
+        # Recorded anew, shorter: a grant is never edited.
+        giver = "youth" if grant.guardian is None else grant.guardian
+        record(demo, elsa, giver, valid_until=last_day)
+    day = last_day if visible else last_day + timedelta(days=1)
+    moment = datetime(day.year, day.month, day.day, *last_minute,
+                      tzinfo=ZoneInfo("Europe/Stockholm"))
+    with time_machine.travel(moment, tick=False):
+        assert social_sees(api_client, demo, elsa) is visible
+
+
+# --- history on the case page and the consent page ---------------------------------------
+
+
+def consent_section(page: str) -> str:
+    return page.split('id="samtycken"')[1].split("</section>")[0]
+
+
+def test_case_page_shows_the_whole_consent_history(demo, client):
+    elsa = demo.cases["Elsa"]
+    lead = demo["koordinator"]
+    youth_grant, mum_grant, dad_grant = give_all(demo, elsa)
+    mum = elsa.youth.guardians.order_by("id").first()
+    newer = record(demo, elsa, mum, categories=("school", "basic"))
+    services.grant_withdraw(user=lead, grant_id=dad_grant.pk, reason="Pappa ringde och ångrade")
+    log_in_verified(client, lead)
+    section = consent_section(client.get(f"/arenden/{elsa.pk}/").content.decode())
+    assert "Giltigt t.o.m." in section
+    rows = {g.pk: section.split(f'id="samtycke-{g.pk}"')[1].split("</tr>")[0]
+            for g in (youth_grant, mum_grant, dad_grant, newer)}
+    assert "Den unge" in rows[youth_grant.pk] and "Gäller" in rows[youth_grant.pk]
+    assert "Maria Demosson" in rows[newer.pk]
+    assert "Kvarnbackaskolan, Socialtjänsten" in rows[newer.pk]
+    assert "Grunduppgifter, Skola" in rows[newer.pk]
+    assert "Skriftligt" in rows[newer.pk] and "koordinator" in rows[newer.pk]
+    assert newer.valid_until.isoformat() in rows[newer.pk]
+    assert "Ersatt av ett senare samtycke" in rows[mum_grant.pk]
+    withdrawn = ConsentGrant.objects.get(pk=dad_grant.pk).withdrawn_at
+    assert "Återkallat" in rows[dad_grant.pk]
+    assert timezone.localtime(withdrawn).strftime("%Y-%m-%d %H:%M") in rows[dad_grant.pk]
+    assert "av koordinator" in rows[dad_grant.pk]
+    assert "Pappa ringde och ångrade" in rows[dad_grant.pk]
+    assert "Samtycke har återkallats" in section
+    shown = set(AccessEvent.objects.filter(actor_username="koordinator", action="view",
+                                           object_type="consent.ConsentGrant")
+                .values_list("object_id", flat=True))
+    assert shown == {str(g.pk) for g in (youth_grant, mum_grant, dad_grant, newer)}
+
+
+def test_the_team_sees_the_history_but_not_the_withdrawal_reason(demo, client, api_client):
+    elsa = demo.cases["Elsa"]
+    grants = give_all(demo, elsa)
+    services.grant_withdraw(user=demo["koordinator"], grant_id=grants[2].pk,
+                            reason="Pappa ringde och ångrade")
+    log_in_verified(client, demo["skolkurator"])
+    for url in (f"/arenden/{elsa.pk}/", f"/arenden/{elsa.pk}/samtycken/"):
+        page = client.get(url).content.decode()
+        assert "Återkallat" in page and "av koordinator" in page
+        assert "Pappa ringde" not in page
+        assert "aterkalla" not in page and "blankett" not in page
+    listed = api_client(demo["skolkurator"]).get(f"/api/v1/cases/{elsa.pk}/consents/")
+    assert listed.status_code == 200 and b"Pappa ringde" not in listed.content
+
+
+def test_consent_pages_say_giltigt_tom(demo, client):
+    elsa = demo.cases["Elsa"]
+    log_in_verified(client, demo["koordinator"])
+    record(demo, elsa, "youth", valid_until=days_from_today(10))
+    pages = [client.get(f"/arenden/{elsa.pk}/samtycken/").content.decode(),
+             client.get(f"/arenden/{elsa.pk}/samtycken/nytt/").content.decode(),
+             client.get("/").content.decode()]
+    for page in pages:
+        assert "Giltigt t.o.m." in page
+        assert "Gäller till" not in page and "går ut 20" not in page
+
+
+# --- bad page input answers 400 ----------------------------------------------------------
+
+
+def test_bad_grant_form_answers_400_and_stores_nothing(demo, client):
+    elsa = demo.cases["Elsa"]
+    log_in_verified(client, demo["koordinator"])
+    url = f"/arenden/{elsa.pk}/samtycken/nytt/"
+    good = {"giver": "youth", "organisations": [str(o) for o in orgs(demo, "skolkurator",
+                                                                      "polis")],
+            "categories": ["school"], "purpose": "Syfte", "form": "written"}
+    missing_purpose = client.post(url, {**good, "purpose": ""})
+    assert missing_purpose.status_code == 400
+    assert 'class="field has-error"' in missing_purpose.content.decode()
+    past = client.post(url, {**good, "given_on": days_from_today(-30).isoformat(),
+                             "valid_until": days_from_today(-1).isoformat()})
+    assert past.status_code == 400
+    assert "Giltighetstiden har redan gått ut" in past.content.decode()
+    assert not ConsentGrant.objects.exists()
+    assert not AccessEvent.objects.filter(action="consent_given").exists()
+
+
+def test_bad_withdraw_form_answers_400_and_withdraws_nothing(demo, client):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["koordinator"])
+    response = client.post(f"/samtycken/{grant.pk}/aterkalla/", {"reason": "  "})
+    assert response.status_code == 400
+    assert 'class="field has-error"' in response.content.decode()
+    assert ConsentGrant.objects.get(pk=grant.pk).withdrawn_at is None
+
+
+def test_bad_document_upload_answers_400_with_the_error(demo, client):
+    from consent.models import ConsentDocument
+
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["koordinator"])
+    response = upload(client, grant, b"<html>not a form</html>", name="x.pdf")
+    assert response.status_code == 400 and not response.redirect_chain
+    row = response.content.decode().split(f'id="samtycke-{grant.pk}"')[1].split("</tr>")[0]
+    assert "PDF eller en bild" in row
+    assert not ConsentDocument.objects.exists()
+
+
+def test_document_upload_is_audited_without_personal_data(demo, client):
+    from consent.models import ConsentDocument
+
+    elsa = demo.cases["Elsa"]
+    grant = give_all(demo, elsa)[1]
+    log_in_verified(client, demo["koordinator"])
+    upload(client, grant, PDF)
+    document = ConsentDocument.objects.get()
+    event = AccessEvent.objects.get(action="create", object_type="consent.ConsentDocument")
+    assert event.object_id == str(document.pk)
+    assert (event.case_id, event.youth_id) == (elsa.pk, elsa.youth_id)
+    assert event.actor_username == "koordinator" and event.outcome == "allowed"
+    recorded = " ".join(str(v) for v in AccessEvent.objects.filter(pk=event.pk).values().get()
+                        .values())
+    assert not [value for value in personal_strings(elsa) if value in recorded]

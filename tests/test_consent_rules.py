@@ -5,7 +5,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from consent.rules import Giver, Grant, Scope, effective_consent, required_givers
+from consent.rules import (
+    ACTIVE,
+    EXPIRED,
+    MISSING,
+    NO_COMMON_SCOPE,
+    SUPERSEDED,
+    WITHDRAWN,
+    Giver,
+    Grant,
+    Scope,
+    consent_gaps,
+    effective_consent,
+    grant_status,
+    latest_grants,
+    required_givers,
+    withdrawable,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
 TODAY = NOW.date()
@@ -104,11 +120,78 @@ def test_withdrawing_the_newer_grant_does_not_revive_the_older_one():
 def test_ages_table_with_two_custodians_and_partial_scopes(age):
     required = required_givers(birth_date=born_years_ago(age), custodian_ids=[1, 2],
                                own_consent_age=15, on=TODAY)
-    grants = [grant(1, YOUTH, orgs={10, 20}), grant(2, MUM, orgs={10, 20, 30}),
-              grant(3, DAD, orgs={20, 30})]
+    grants = [grant(1, YOUTH, orgs={20, 30, 40}), grant(2, MUM, orgs={10, 20, 30, 40}),
+              grant(3, DAD, orgs={10, 20, 30})]
     scope = effective_consent(required=required, grants=grants, now=NOW)
-    expected = {13: {20, 30}, 15: {20}, 17: {20}, 18: {10, 20}}[age]
+    expected = {13: {10, 20, 30}, 15: {20, 30}, 17: {20, 30}, 18: {20, 30, 40}}[age]
     assert scope.organisations == frozenset(expected)
+
+
+@pytest.mark.parametrize(
+    ("grants", "why"),
+    [
+        ([grant(1, MUM, orgs={10, 20}), grant(2, DAD, orgs={20, 30})], "one organisation"),
+        ([grant(1, MUM, cats={"school"}), grant(2, DAD, cats={"social"})], "no category"),
+    ],
+)
+def test_an_intersection_with_nothing_to_share_is_no_consent(grants, why):
+    assert effective_consent(required=[MUM, DAD], grants=grants, now=NOW) is None, why
+    assert consent_gaps(required=[MUM, DAD], grants=grants, now=NOW) == [NO_COMMON_SCOPE]
+
+
+def test_the_latest_recorded_grant_counts_even_when_dated_back():
+    wide = grant(1, MUM, cats={"school", "social"}, given=date(2026, 11, 1))
+    narrower_dated_back = grant(2, MUM, cats={"school"}, given=date(2026, 10, 1))
+    scope = effective_consent(required=[MUM], grants=[narrower_dated_back, wide], now=NOW)
+    assert scope.categories == frozenset({"school"})
+    latest = latest_grants([wide, narrower_dated_back], NOW)
+    assert grant_status(wide, latest, NOW) == SUPERSEDED
+    assert not withdrawable(wide, latest, NOW)
+    assert withdrawable(narrower_dated_back, latest, NOW)
+
+
+def test_a_grant_recorded_after_now_neither_counts_nor_supersedes():
+    earlier = Grant(id=1, giver=MUM, organisations=ALL_ORGS, categories=ALL_CATS,
+                    given_on=date(2026, 1, 1), valid_until=date(2026, 12, 31),
+                    recorded_at=NOW - timedelta(days=30))
+    later = Grant(id=2, giver=MUM, organisations=ALL_ORGS, categories=frozenset({"basic"}),
+                  given_on=date(2026, 1, 1), valid_until=date(2026, 12, 31),
+                  recorded_at=NOW + timedelta(days=1))
+    scope = effective_consent(required=[MUM], grants=[earlier, later], now=NOW)
+    assert scope.categories == ALL_CATS
+
+
+@pytest.mark.parametrize(
+    ("mums", "expected"),
+    [
+        ([grant(1, MUM)], ACTIVE),
+        ([grant(1, MUM, until=TODAY - timedelta(days=1))], EXPIRED),
+        ([grant(1, MUM, withdrawn=NOW - timedelta(hours=1))], WITHDRAWN),
+        ([grant(1, MUM, withdrawn=NOW - timedelta(hours=1)), grant(2, MUM)], WITHDRAWN),
+        ([grant(1, MUM, until=TODAY - timedelta(days=1)), grant(2, MUM)], SUPERSEDED),
+    ],
+)
+def test_history_status_of_the_first_grant(mums, expected):
+    assert grant_status(mums[0], latest_grants(mums, NOW), NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("required", "grants", "gaps"),
+    [
+        ([MUM, DAD], [grant(1, MUM), grant(2, DAD)], []),
+        ([MUM, DAD], [grant(1, MUM)], [MISSING]),  # e.g. a custodian registered later
+        ([], [grant(1, YOUTH)], [MISSING]),  # nobody registered who can consent
+        ([MUM, DAD], [grant(1, MUM), grant(2, DAD, withdrawn=NOW)], [WITHDRAWN]),
+        ([MUM, DAD], [grant(1, MUM), grant(2, DAD, until=TODAY - timedelta(days=1))],
+         [EXPIRED]),
+        ([YOUTH, MUM, DAD], [grant(1, MUM, withdrawn=NOW),
+                             grant(2, DAD, until=TODAY - timedelta(days=1))],
+         [MISSING, WITHDRAWN, EXPIRED]),
+    ],
+)
+def test_why_there_is_no_effective_consent(required, grants, gaps):
+    assert consent_gaps(required=required, grants=grants, now=NOW) == gaps
+    assert (effective_consent(required=required, grants=grants, now=NOW) is None) == bool(gaps)
 
 
 @pytest.mark.django_db

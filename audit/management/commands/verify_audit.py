@@ -1,7 +1,6 @@
 import sys
 
 from django.core.management.base import BaseCommand
-
 from django.db import connection
 
 from audit import chain, triggers
