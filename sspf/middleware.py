@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.deprecation import MiddlewareMixin
@@ -77,9 +79,12 @@ class SecondFactorRequiredMiddleware:
             return None
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
-            return redirect("otp_verify")
-        return redirect("otp_enrol")
+        step = "otp_verify" if TOTPDevice.objects.filter(user=user, confirmed=True).exists() \
+            else "otp_enrol"
+        target = reverse(step)
+        if request.method == "GET" and request.path != "/":  # back to the page asked for
+            target += "?" + urlencode({"next": request.get_full_path()})
+        return redirect(target)
 
 
 class NoStoreMiddleware:

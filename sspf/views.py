@@ -50,6 +50,15 @@ def _b32_secret(device: TOTPDevice) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+def _next_page(request) -> str:
+    """The page the person asked for before the second factor, if it is on this site."""
+    target = request.GET.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return target
+    return "home"
+
+
 @second_factor_not_required
 @require_http_methods(["GET", "POST"])
 def otp_enrol(request):
@@ -79,7 +88,7 @@ def otp_enrol(request):
                              object_id=device.pk)
                 audit.record(action=Action.LOGIN)
                 messages.success(request, _("Tvåstegsverifieringen är aktiverad."))
-                return redirect("home")
+                return redirect(_next_page(request))
             audit.record(action=Action.OTP_FAILED, outcome=Outcome.DENIED, purpose="enrolment")
             form.add_error(
                 "code",
@@ -111,12 +120,7 @@ def otp_verify(request):
         elif device.verify_token(form.cleaned_data["code"]):
             otp_login(request, device)
             audit.record(action=Action.LOGIN)
-            target = request.GET.get("next", "")
-            if not url_has_allowed_host_and_scheme(
-                target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-            ):
-                target = "home"
-            return redirect(target)
+            return redirect(_next_page(request))
         else:
             audit.record(action=Action.OTP_FAILED, outcome=Outcome.DENIED)
             form.add_error("code", _("Fel engångskod. Försök igen."))

@@ -259,3 +259,23 @@ def test_anonymous_attempts_at_pages_and_api_are_recorded_as_denied(client, db):
         ("/api/v1/cases/42/entries/", "10.7.7.8", "denied", None, "no API token"),
     ]
     assert events[0].user_agent == "Nyfiken/1.0"
+
+
+def test_after_password_and_code_the_person_lands_on_the_page_they_asked_for(client,
+                                                                              coordinator):
+    asked = "/arenden/?status=open"
+    to_login = client.get(asked)
+    assert to_login.status_code == 302
+    login_url = to_login["Location"]
+    after_password = client.post(login_url, {"username": "alice", "password": PASSWORD})
+    to_code = client.get(after_password["Location"])
+    assert to_code["Location"].startswith(reverse("otp_verify") + "?next=")
+    done = client.post(to_code["Location"], {"code": current_code(coordinator)})
+    assert done["Location"] == asked
+
+
+def test_a_next_page_elsewhere_is_not_followed(client, coordinator):
+    password_step(client, "alice")
+    done = client.post(reverse("otp_verify") + "?next=https://example.org/",
+                       {"code": current_code(coordinator)})
+    assert done["Location"] == reverse("home")
