@@ -171,11 +171,7 @@ def consent_overview(*, user, case_id, record_guardians: bool = True) -> Consent
             documents=set(
                 ConsentDocument.objects.filter(grant__case=case).values_list("grant_id", flat=True)
             ),
-            team_organisations=set(
-                case.memberships.filter(removed_at__isnull=True).values_list(
-                    "user__organisation_id", flat=True
-                )
-            ),
+            team_organisations=case.team_organisation_ids(),
         )
         _describe(overview)
         audit.record_many(
