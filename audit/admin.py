@@ -17,9 +17,9 @@ if admin.site.is_registered(LogEntry):
 class AccessEventAdmin(admin.ModelAdmin):
     list_display = [
         "id", "occurred_at", "actor_username", "actor_role", "action", "outcome",
-        "object_type", "object_id", "case_id",
+        "object_type", "object_id", "case_id", "flags",
     ]
-    list_filter = ["action", "outcome", "actor_role"]
+    list_filter = ["action", "outcome", "actor_role", "flags"]
     search_fields = ["actor_username", "=case_id", "=object_id", "=request_id"]
     date_hierarchy = "occurred_at"
     list_per_page = 100

@@ -61,11 +61,13 @@ def record_digest(obj) -> str:
     Each value goes through its field's ``to_python`` first, so the value held in memory
     at write time and the value read back from the database give the same form (an
     IPv6 address, for one, is stored in Django's normal form whatever was passed)."""
+    optional = getattr(obj, "chain_optional_fields", ())
     data = {
         field.attname: _canonical_value(
             None if getattr(obj, field.attname) is None
             else field.to_python(getattr(obj, field.attname)))
         for field in obj._meta.concrete_fields
+        if not (field.attname in optional and getattr(obj, field.attname) is None)
     }
     payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                          default=str)

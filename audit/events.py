@@ -63,6 +63,22 @@ def _event(
     )
 
 
+_flaggers = []
+
+
+def register_flagger(flagger) -> None:
+    """Let another part mark events for the log review as they are written:
+    ``flagger(events)`` sets ``event.flags`` on those it recognises (audit itself knows
+    ids only). It is called once per write with every event of that write."""
+    if flagger not in _flaggers:
+        _flaggers.append(flagger)
+
+
+def _flag(events: list[AccessEvent]) -> None:
+    for flagger in _flaggers:
+        flagger(events)
+
+
 def record(**fields) -> AccessEvent:
     """Write one access event and link it into the hash chain.
 
@@ -72,6 +88,7 @@ def record(**fields) -> AccessEvent:
     """
     event = _event(**fields)
     with transaction.atomic():
+        _flag([event])
         event.save(force_insert=True)
         chain.append(ChainLink.RecordType.ACCESS, event)
     return event
@@ -83,6 +100,7 @@ def record_many(events: list[dict]) -> list[AccessEvent]:
     if not built:
         return []
     with transaction.atomic():
+        _flag(built)
         built = AccessEvent.objects.bulk_create(built)  # ids come back on SQLite and PostgreSQL
         chain.append_many(ChainLink.RecordType.ACCESS, built)
     return built

@@ -64,6 +64,13 @@ class AccessEvent(models.Model):
     ip = models.GenericIPAddressField(_("IP-adress"), null=True, blank=True)
     user_agent = models.CharField(_("webbläsare"), max_length=300, blank=True)
     path = models.CharField(_("sökväg"), max_length=300, blank=True)
+    # Marks for the log review, set when the event is written: "protected_identity" when
+    # it concerns a young person with protected personal data (DESIGN §3). Null, not
+    # empty, when there is none: a column added after the first events, so the hash of
+    # an event without marks leaves it out and older events still verify.
+    flags = models.CharField(_("markeringar"), max_length=100, null=True, blank=True)  # noqa: DJ001
+
+    chain_optional_fields = ("flags",)  # left out of the record's hash while null
 
     class Meta:
         verbose_name = _("åtkomsthändelse")

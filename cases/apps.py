@@ -8,7 +8,10 @@ class CasesConfig(AppConfig):
 
     def ready(self):
         from audit.changes import register_personal_model
-        from cases import models
+        from audit.events import register_flagger
+        from cases import models, policy
+
+        register_flagger(policy.flag_protected_identity)
 
         derived = {models.Youth: ["birth_date", "gender"]}
         for model in (models.Youth, models.Guardian, models.Case, models.CaseMember,

@@ -193,6 +193,32 @@ def visible_entries(user, case: Case) -> QuerySet[Entry]:
     return Entry.objects.filter(case=case).filter(crosses)
 
 
+PROTECTED_FLAG = "protected_identity"
+
+
+def flag_protected_identity(events) -> None:
+    """Mark access events about a young person or guardian with protected personal data
+    for the log review (DESIGN §3): every access to them is followed up. One query for
+    all events of a write, two when guardians are among them."""
+    case_ids = {e.case_id for e in events if e.case_id}
+    youth_ids = {e.youth_id for e in events if e.youth_id}
+    if not case_ids and not youth_ids:
+        return
+    rows = Case.objects.filter(Q(pk__in=case_ids) | Q(youth_id__in=youth_ids),
+                               youth__protected_identity=True).values_list("pk", "youth_id")
+    cases = {case_id for case_id, _ in rows}
+    youths = {youth_id for _, youth_id in rows}
+    guardian_ids = {int(e.object_id) for e in events
+                    if e.object_type == "cases.Guardian" and e.object_id.isdigit()}
+    guardians = set(Guardian.objects.filter(pk__in=guardian_ids, protected_identity=True)
+                    .values_list("pk", flat=True)) if guardian_ids else set()
+    for event in events:
+        if (event.case_id in cases or event.youth_id in youths
+                or (event.object_type == "cases.Guardian" and event.object_id.isdigit()
+                    and int(event.object_id) in guardians)):
+            event.flags = PROTECTED_FLAG
+
+
 def may_see_contact_details(user, person: Youth | Guardian, case: Case, *,
                             may_manage: bool | None = None) -> bool:
     """Address and phone: to the team, except when the person or the young person of the

@@ -216,6 +216,32 @@ def _drop_one_trigger():
     return name
 
 
+def test_an_event_without_flags_hashes_as_before_the_column_existed(coordinator):
+    """Events written before ``flags`` existed must still verify: a null optional column
+    is left out of the canonical form, a set one is in it."""
+    (event,) = make_events(1, coordinator)
+    data_without = {f.attname for f in AccessEvent._meta.concrete_fields} - {"flags"}
+    import hashlib
+    import json
+
+    legacy = json.dumps({name: chain._canonical_value(getattr(event, name))
+                         for name in sorted(data_without)},
+                        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    assert chain.record_digest(event) == hashlib.sha256(legacy.encode()).hexdigest()
+    event.flags = "protected_identity"
+    assert chain.record_digest(event) != hashlib.sha256(legacy.encode()).hexdigest()
+
+
+def test_setting_a_flag_afterwards_breaks_the_chain(coordinator):
+    (event,) = make_events(1, coordinator)
+    triggers.remove(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_accessevent SET flags = 'x' WHERE id = %s", [event.pk])
+    result = chain.verify()
+    assert not result.ok
+    assert f"access event {event.pk}" in result.problem
+
+
 def test_a_missing_trigger_fails_verification_by_name(coordinator):
     make_events(2, coordinator)
     assert triggers.missing(connection) == []

@@ -414,3 +414,29 @@ def test_case_reads_fail_closed_when_their_events_cannot_be_written(demo, monkey
         assert answer.status_code == 500
         body = answer.content.decode()
         assert [s for s in secrets if s in body] == []
+
+
+def test_every_access_to_a_protected_young_person_is_flagged_for_review(demo, client,
+                                                                         api_client):
+    from django.db import connection
+
+    from audit import chain, triggers
+
+    nora, elsa = demo.cases["Nora"], demo.cases["Elsa"]
+    first = AccessEvent.objects.order_by("-id").first().pk
+    page(client, demo["skolkurator"], f"/arenden/{nora.pk}/")
+    page(client, demo["skolkurator"], f"/arenden/{elsa.pk}/")
+    api_client(demo["koordinator"]).get("/api/v1/cases/")
+    api_client(demo["rektor2"]).get(f"/api/v1/cases/{nora.pk}/")  # a denial, no youth id
+    events = AccessEvent.objects.filter(pk__gt=first)
+    about_nora = events.filter(case_id=nora.pk)
+    assert about_nora.count() >= 4
+    assert set(about_nora.values_list("flags", flat=True)) == {"protected_identity"}
+    assert set(events.filter(case_id=elsa.pk).values_list("flags", flat=True)) == {None}
+    assert chain.verify().ok
+
+    flagged = about_nora.first()
+    triggers.remove(connection)  # restored when the test's transaction rolls back
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_accessevent SET flags = NULL WHERE id = %s", [flagged.pk])
+    assert f"access event {flagged.pk}" in chain.verify().problem
