@@ -13,8 +13,8 @@ is answered here and nowhere else.
   covers S, V and the entry's category. Consent is asked through
   ``register_crossing_rule`` (the consent app registers its rule at start), so this
   module does not depend on consent.
-- A protected-identity person's address and phone are shown to the case's
-  coordinators only.
+- When the young person or a guardian has a protected identity, the household's
+  addresses and phone numbers are shown to the case's coordinators only.
 - Lists are querysets filtered in SQL. What the user may not see answers 404
   (``NotVisible``), a forbidden action on what they see answers 403 (``Forbidden``);
   both are recorded as ``denied`` events before they are raised.
@@ -36,7 +36,7 @@ from django.http import Http404
 
 import audit
 from audit.models import Action, Outcome
-from cases.models import Case, CaseUserObjectPermission, Entry, Guardian, Youth
+from cases.models import Case, CaseUserObjectPermission, Entry, Guardian
 from sspf.roles import CASE_WORK_ROLES, Role
 
 MAX_ID = 2**63 - 1
@@ -219,12 +219,15 @@ def flag_protected_identity(events) -> None:
             event.flags = PROTECTED_FLAG
 
 
-def may_see_contact_details(user, person: Youth | Guardian, case: Case, *,
+def may_see_contact_details(user, case: Case, guardians: list[Guardian], *,
                             may_manage: bool | None = None) -> bool:
-    """Address and phone: to the team, except when the person or the young person of the
-    case has a protected identity (a guardian usually shares the young person's
-    address); then only the case's coordinators see them."""
-    if not (person.protected_identity or case.youth.protected_identity):
+    """Address and phone of the household (the young person and the guardians): to the
+    team, except when anyone in it has a protected identity; then only the case's
+    coordinators see any of them. The whole household, because its members usually
+    share an address: the young person's or another guardian's address would show
+    where the protected person lives."""
+    household = [case.youth, *guardians]
+    if not any(person.protected_identity for person in household):
         return True
     if may_manage is None:
         may_manage = may(user, case, CaseAction.MANAGE)

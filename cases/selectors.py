@@ -165,8 +165,7 @@ class CaseDetail:
     guardians: list[Guardian]
     members: list[CaseMember]
     entries: list[Entry]
-    show_youth_contact: bool
-    guardian_contact: dict[int, bool]
+    show_contact: bool
     may_manage: bool
     may_add_entry: bool
 
@@ -187,34 +186,29 @@ def case_detail(*, user, case_id) -> CaseDetail:
             .order_by("-created_at", "-id")
         )
         may_manage = policy.may(user, case, policy.CaseAction.MANAGE)
+        show_contact = policy.may_see_contact_details(user, case, guardians,
+                                                      may_manage=may_manage)
         detail = CaseDetail(
             case=case,
             guardians=guardians,
             members=members,
             entries=entries,
-            show_youth_contact=policy.may_see_contact_details(
-                user, case.youth, case, may_manage=may_manage
-            ),
-            guardian_contact={
-                g.pk: policy.may_see_contact_details(user, g, case, may_manage=may_manage)
-                for g in guardians
-            },
+            show_contact=show_contact,
             may_manage=may_manage,
             may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),
         )
         # Withheld contact details do not travel to the template at all, so no template
         # change or debug output can show them; these instances are never saved.
-        if not detail.show_youth_contact:
-            _withhold_contact(case.youth)
-        for guardian in guardians:
-            if not detail.guardian_contact[guardian.pk]:
-                _withhold_contact(guardian)
+        if not show_contact:
+            for person in (case.youth, *guardians):
+                withhold_contact(person)
         _record_case_detail(user, case, guardians, entries)
         _flag([case])
     return detail
 
 
-def _withhold_contact(person) -> None:
+def withhold_contact(person) -> None:
+    """Drop a person's address and phone from an instance read for display."""
     person.address = None
     person.phone = None
     person.save = _refuse_save

@@ -328,6 +328,28 @@ def test_guardian_address_is_hidden_when_the_young_person_is_protected(demo, cli
     assert "Gemensamma gatan 2" in page(client, lead, f"/arenden/{case.pk}/").content.decode()
 
 
+def test_a_protected_guardian_hides_the_whole_households_contact_details(demo, client):
+    """A guardian with protected identity usually lives with the young person: the young
+    person's and the other guardian's addresses would show where, so the whole
+    household's contact details go to the coordinators only."""
+    lead = demo["koordinator"]
+    case = services.case_create(user=lead, personnummer=valid_pnr("121111"),
+                                first_name="Öppen", last_name="Ungdom",
+                                address="Skyddade stigen 9", phone="070-9998877")
+    services.guardian_add(user=lead, case_id=case.pk, personnummer=demo.pnr["Maria"],
+                          first_name="Skyddad", last_name="Förälder", protected_identity=True,
+                          address="Skyddade stigen 9")
+    services.guardian_add(user=lead, case_id=case.pk, personnummer=demo.pnr["Johan"],
+                          first_name="Annan", last_name="Förälder", phone="070-5554433")
+    services.member_add(user=lead, case_id=case.pk, username="skolkurator")
+    body = page(client, demo["skolkurator"], f"/arenden/{case.pk}/").content.decode()
+    for secret in ("Skyddade stigen 9", "070-9998877", "070-5554433"):
+        assert secret not in body
+    assert "Visas endast för ärendets samordnare." in body
+    lead_body = page(client, lead, f"/arenden/{case.pk}/").content.decode()
+    assert "Skyddade stigen 9" in lead_body and "070-5554433" in lead_body
+
+
 def test_a_returning_young_person_gets_a_new_record_that_keeps_only_the_protection(demo):
     """The new team does not inherit the earlier team's guardians or contact details, the
     earlier case keeps its record as it was, and a protected identity is never lost."""
