@@ -61,11 +61,15 @@ class EntryOut(serializers.ModelSerializer):
     source_org = OrganisationOut()
     author = serializers.CharField(source="author.username")
     statutory_recipient = OrganisationOut(allow_null=True)
+    statutory_basis = serializers.SerializerMethodField()
 
     class Meta:
         model = Entry
         fields = ["id", "category", "text", "source_org", "author", "created_at",
                   "statutory_basis", "statutory_recipient"]
+
+    def get_statutory_basis(self, entry) -> str:
+        return entry.statutory_basis or ""
 
 
 def _page_payload(request, page: Page, status_filter: str) -> dict:

@@ -183,7 +183,9 @@ class Entry(models.Model):
     source_org = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     category = models.CharField(_("kategori"), max_length=10, choices=Category.choices)
     text = EncryptedTextField(_("text"), max_length=ENTRY_TEXT_MAX_LENGTH)
-    statutory_basis = models.CharField(_("lagstöd"), max_length=200, blank=True)
+    # Free text typed by staff, so encrypted like the entry itself; null when there is
+    # none (an encrypted column can only be asked whether it is null).
+    statutory_basis = EncryptedCharField(_("lagstöd"), max_length=200, null=True, blank=True)
     # The one organisation the statutory basis lets the entry reach (a report of concern
     # under SoL 14:1 goes to social services, not to the whole team).
     statutory_recipient = models.ForeignKey(
@@ -201,7 +203,7 @@ class Entry(models.Model):
             # reach no other organisation by it.
             models.CheckConstraint(
                 condition=models.Q(statutory_recipient__isnull=True)
-                | ~models.Q(statutory_basis=""),
+                | models.Q(statutory_basis__isnull=False),
                 name="entry_statutory_recipient_needs_basis",
             ),
         ]

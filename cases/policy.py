@@ -186,8 +186,8 @@ def visible_entries(user, case: Case) -> QuerySet[Entry]:
     those a registered crossing rule (the effective consent) lets through."""
     if not works_on_cases(user):
         return Entry.objects.none()
-    crosses = Q(source_org_id=user.organisation_id) | (
-        Q(statutory_recipient_id=user.organisation_id) & ~Q(statutory_basis=""))
+    # A recipient is only ever set together with a basis (a constraint on Entry).
+    crosses = Q(source_org_id=user.organisation_id) | Q(statutory_recipient_id=user.organisation_id)
     for rule in _crossing_rules:
         crosses |= rule(user, case)
     return Entry.objects.filter(case=case).filter(crosses)

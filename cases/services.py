@@ -282,7 +282,7 @@ def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str =
     with change_actor(user), transaction.atomic():
         entry = Entry.objects.create(case=case, author=user, source_org=user.organisation,
                                      category=category, text=text,
-                                     statutory_basis=statutory_basis,
+                                     statutory_basis=statutory_basis or None,
                                      statutory_recipient_id=recipient)
         _record(user, Action.CREATE, entry, case)
     return entry

@@ -1056,6 +1056,30 @@ def test_entry_written_by_a_member_carries_the_authors_organisation(demo, api_cl
     assert "Beslut om insats" not in body(school_view)
 
 
+def test_statutory_basis_is_stored_encrypted_and_masked_in_the_change_history(demo,
+                                                                               api_client):
+    """The basis is typed by staff and may name a person: it is sealed at rest like the
+    entry text, and the change history says only that it was set."""
+    from auditlog.models import LogEntry
+
+    omar = demo.cases["Omar"]
+    social = demo["socialsekreterare"].organisation
+    basis = "Orosanmälan från Kalle Grannesson, 14 kap. 1 § SoL"
+    response = api_client(demo["polis"]).post(case_url(omar, "entries/"), {
+        "category": "police", "text": "Anmälan upprättad.", "statutory_basis": basis,
+        "statutory_recipient": social.pk}, format="json")
+    assert response.status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statutory_basis FROM cases_entry WHERE id = %s",
+                       [response.json()["id"]])
+        (stored,) = cursor.fetchone()
+    assert "Grannesson" not in stored and "SoL" not in stored
+    assert Entry.objects.get(pk=response.json()["id"]).statutory_basis == basis
+    history = LogEntry.objects.get_for_object(Entry.objects.get(pk=response.json()["id"]))
+    assert history.get().changes["statutory_basis"][1] == "[krypterat]"
+    assert "Grannesson" not in " ".join(str(e.changes) for e in LogEntry.objects.all())
+
+
 def test_entry_with_statutory_basis_reaches_its_recipient_and_no_one_else(demo, api_client):
     omar = demo.cases["Omar"]
     social = demo["socialsekreterare"].organisation
