@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 
 import audit
 from audit.models import Action
@@ -133,7 +134,7 @@ def case_page(
 ) -> Page:
     """One page of the cases the user may see; each row's read is recorded."""
     if status and status not in Case.Status.values:
-        raise ValidationError({"status": ["Okänd status."]})
+        raise ValidationError({"status": [_("Okänd status.")]})
     with transaction.atomic():
         result = Paginator(_case_rows(user, status), per_page).get_page(page)
         rows = list(result.object_list)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from guardian.shortcuts import assign_perm, remove_perm
 
 import audit
@@ -26,7 +27,8 @@ class StaleVersion(Exception):
     """The case changed since the caller read it (409)."""
 
     http_status = 409
-    message = "Ärendet har ändrats av någon annan sedan du öppnade det. Ladda om och försök igen."
+    message = gettext_lazy(
+        "Ärendet har ändrats av någon annan sedan du öppnade det. Ladda om och försök igen.")
 
 
 def _errors(errors: dict) -> None:

@@ -26,6 +26,11 @@ from sspf.forms import apply_service_errors, flash_errors
 from sspf.roles import Role
 
 
+def _form_status(request) -> int:
+    """A form page shown again after a POST shows refused input: 400."""
+    return 400 if request.method == "POST" else 200
+
+
 def _stale(request, case_id):
     messages.error(request, services.StaleVersion.message)
     return redirect("case_detail", case_id=case_id)
@@ -65,7 +70,7 @@ def case_list(request):
     return render(request, "cases/case_list.html", {
         "filter_form": filter_form, "search_form": search_form, "hits": hits, "page": page,
         "status": status, "may_create": policy.may_create_case(request.user),
-    })
+    }, status=400 if request.method == "POST" and hits is None else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -81,7 +86,7 @@ def case_create(request):
         else:
             messages.success(request, _("Ärendet är skapat."))
             return redirect("case_detail", case_id=case.pk)
-    return render(request, "cases/case_form.html", {"form": form})
+    return render(request, "cases/case_form.html", {"form": form}, status=_form_status(request))
 
 
 def case_detail(request, case_id):
@@ -111,7 +116,8 @@ def case_edit(request, case_id):
         else:
             messages.success(request, _("Ärendet är uppdaterat."))
             return redirect("case_detail", case_id=case.pk)
-    return render(request, "cases/case_edit.html", {"form": form, "case": case})
+    return render(request, "cases/case_edit.html", {"form": form, "case": case},
+                  status=_form_status(request))
 
 
 @require_POST
@@ -172,7 +178,8 @@ def guardian_add(request, case_id):
         else:
             messages.success(request, _("Vårdnadshavaren är tillagd."))
             return redirect("case_detail", case_id=case.pk)
-    return render(request, "cases/guardian_form.html", {"form": form, "case": case})
+    return render(request, "cases/guardian_form.html", {"form": form, "case": case},
+                  status=_form_status(request))
 
 
 @require_http_methods(["GET", "POST"])
@@ -191,6 +198,6 @@ def entry_add(request, case_id):
             return redirect(reverse("case_detail", args=[case.pk]) + "#anteckningar")
     return render(request, "cases/entry_form.html", {
         "form": form, "case": case, "organisation": request.user.organisation,
-    })
+    }, status=_form_status(request))
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotAuthenticated, ValidationError
+from rest_framework.exceptions import NotAuthenticated, ParseError, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,6 +36,11 @@ class TokenAPIView(APIView):
                          purpose="no API token")
         if isinstance(exc, DjangoValidationError):
             exc = ValidationError(detail=self.field_errors(exc))
+        elif isinstance(exc, ParseError):
+            # Same shape as every other 400; the parser's own text is English and may
+            # quote the body back.
+            exc = ValidationError(detail={"non_field_errors": [
+                _("Innehållet är inte giltig JSON.")]})
         elif getattr(exc, "http_status", None) == 409:
             # A domain conflict such as a stale version; its message is for the client.
             return Response({"detail": str(exc.message)}, status=409)

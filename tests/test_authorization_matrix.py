@@ -127,12 +127,12 @@ EXTRA = [
     (PAGE, "post", "/arenden/{case}/samtycken/nytt/", {}, team(403, lead=400)),
     (PAGE, "post", "/samtycken/{grant}/aterkalla/", {}, team(403, lead=400)),
     (PAGE, "post", "/samtycken/{grant}/blankett/", {}, team(403, lead=400)),
-    (PAGE, "post", "/arenden/{case}/anteckningar/ny/", {}, team(200)),
-    (PAGE, "post", "/arenden/{case}/vardnadshavare/ny/", {}, team(403, lead=200)),
-    (PAGE, "post", "/arenden/{case}/andra/", {}, team(403, lead=200)),
-    (PAGE, "post", "/arenden/", {"personnummer": "x"}, by_role(200, **{ANON: 302})),
+    (PAGE, "post", "/arenden/{case}/anteckningar/ny/", {}, team(400)),
+    (PAGE, "post", "/arenden/{case}/vardnadshavare/ny/", {}, team(403, lead=400)),
+    (PAGE, "post", "/arenden/{case}/andra/", {}, team(403, lead=400)),
+    (PAGE, "post", "/arenden/", {"personnummer": "x"}, by_role(400, **{ANON: 302})),
     (PAGE, "post", "/arenden/nytt/", {},
-     by_role(403, koordinator=200, koordinator2=200, **{ANON: 302})),
+     by_role(403, koordinator=400, koordinator2=400, **{ANON: 302})),
 ]
 
 

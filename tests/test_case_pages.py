@@ -3,6 +3,7 @@ entries, stale edits. The authorization matrix covers who gets which status; the
 tests cover what the pages do."""
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -93,7 +94,9 @@ def test_search_is_posted_and_the_number_stays_out_of_url_and_page(demo, client)
 
 def test_search_with_an_invalid_number_names_the_field(demo, client):
     log_in_verified(client, demo["skolkurator"])
-    body = client.post("/arenden/", {"personnummer": "110314-2382"}).content.decode()
+    response = client.post("/arenden/", {"personnummer": "110314-2382"})
+    body = response.content.decode()
+    assert response.status_code == 400
     assert "Kontrollsiffran stämmer inte" in body
     assert "110314" not in body  # not written back, not even when wrong
 
@@ -136,9 +139,11 @@ def test_create_case_makes_the_coordinator_lead_member(demo, client):
 def test_create_case_with_bad_input_names_fields_and_writes_nothing(demo, client):
     log_in_verified(client, demo["koordinator"])
     before = (Case.objects.count(), Youth.objects.count())
-    body = client.post("/arenden/nytt/", {
+    response = client.post("/arenden/nytt/", {
         "personnummer": "120707-0000", "first_name": "", "last_name": "X",
-    }).content.decode()
+    })
+    body = response.content.decode()
+    assert response.status_code == 400
     assert "Kontrollsiffran stämmer inte" in body
     assert "Det här fältet är obligatoriskt." in body
     assert (Case.objects.count(), Youth.objects.count()) == before
@@ -213,6 +218,24 @@ def test_stale_edit_is_refused_and_nothing_is_overwritten(demo, client):
     assert elsa.area == "Norra"
 
 
+def test_refusals_speak_english_after_the_switch(demo, client, api_client):
+    elsa = demo.cases["Elsa"]
+    log_in_verified(client, demo["koordinator"])
+    client.post("/sprak/", {"language": "en", "next": "/"})
+    stale = elsa.version
+    services.case_update(user=demo["koordinator"], case_id=elsa.pk, area="Norra",
+                         expected_version=stale)
+    body = client.post(f"/arenden/{elsa.pk}/andra/", {"area": "Centrum", "version": stale},
+                       follow=True).content.decode()
+    assert "The case has been changed by someone else" in body
+    assert "Ärendet har ändrats" not in body
+    api = api_client(demo["koordinator"])
+    api.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = api.get("/api/v1/cases/?status=bogus")
+    assert response.status_code == 400
+    assert response.json() == {"status": ["Unknown status."]}
+
+
 def test_add_guardian_and_entry_through_pages(demo, client):
     omar = demo.cases["Omar"]
     log_in_verified(client, demo["koordinator"])
@@ -255,7 +278,7 @@ def test_entry_with_a_statutory_basis_names_its_recipient_from_the_team(demo, cl
 
     missing = client.post(f"/arenden/{omar.pk}/anteckningar/ny/", {
         "category": "police", "text": "Anmälan upprättad.", "statutory_basis": "10:18 a OSL"})
-    assert missing.status_code == 200
+    assert missing.status_code == 400
     assert "Ange vilken organisation i teamet lagstödet gäller" in missing.content.decode()
     assert Entry.objects.count() == before
 
