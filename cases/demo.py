@@ -49,12 +49,16 @@ def person_number(anchor: date, person: tuple) -> str:
     return test_series_number(born_before(anchor, years, days), sex)
 
 
-# youth (first, last, sex, (age in years, extra days), protected), area, lead, team,
-# guardians (first, last, sex, age, custodian), entries (author, category, text,
-# "" or (statutory basis, username whose organisation it lets the entry reach))
+# youth (first, last, sex, (age in years, extra days), protected), contact (address,
+# phone), area, lead, team, guardians (first, last, sex, age, custodian), entries
+# (author, category, text, "" or (statutory basis, username whose organisation it lets
+# the entry reach)). The addresses are made up; the phone numbers come from the series
+# that Post- och telestyrelsen keeps for fiction (070-174 06 05 to 070-174 06 99), so
+# no real subscriber is reached.
 DEMO_CASES = [
     {
         "youth": ("Elsa", "Demosson", "F", (15, 250), False),
+        "contact": ("Kvarnbackavägen 12", "070-174 06 05"),
         "area": "Kvarnbacka",
         "lead": "koordinator",
         "team": ["skolkurator", "socialsekreterare", "fritidsledare"],
@@ -76,6 +80,7 @@ DEMO_CASES = [
     },
     {
         "youth": ("Omar", "Exempelsson", "M", (16, 81), False),
+        "contact": ("Torggatan 8", "070-174 06 06"),
         "area": "Centrum",
         "lead": "koordinator",
         "team": ["polis", "socialsekreterare"],
@@ -89,6 +94,7 @@ DEMO_CASES = [
     },
     {
         "youth": ("Nora", "Testlund", "F", (14, 154), True),
+        "contact": ("Ängabyvägen 3", "070-174 06 07"),
         "area": "Ängaby",
         "lead": "koordinator",
         "team": ["skolkurator"],
@@ -100,6 +106,7 @@ DEMO_CASES = [
     },
     {
         "youth": ("Alva", "Grannbydotter", "F", (13, 311), False),
+        "contact": ("", ""),
         "area": "",
         "lead": "koordinator2",
         "team": [],
@@ -132,11 +139,14 @@ def seed_demo_cases() -> int:
         first, last, _sex, _age, protected = spec["youth"]
         pnr = person_number(anchor, spec["youth"])
         index = blind_index(pnr.replace("-", ""), purpose=PNR_INDEX)
+        # An existence check by blind index: it reads nothing personal.
         if Youth.objects.filter(municipality=municipality, personnummer_index=index).exists():
             continue
         area = spec["area"] if spec["area"] in municipality.areas else ""
+        address, phone = spec["contact"]
         case = services.case_create(user=lead, personnummer=pnr, first_name=first,
-                                    last_name=last, protected_identity=protected, area=area)
+                                    last_name=last, protected_identity=protected, area=area,
+                                    address=address, phone=phone)
         for username in spec["team"]:
             services.member_add(user=lead, case_id=case.pk, username=username)
         for guardian in spec["guardians"]:

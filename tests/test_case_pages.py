@@ -485,3 +485,11 @@ def test_every_access_to_a_protected_young_person_is_flagged_for_review(demo, cl
     with connection.cursor() as cursor:
         cursor.execute("UPDATE audit_accessevent SET flags = NULL WHERE id = %s", [flagged.pk])
     assert f"access event {flagged.pk}" in chain.verify().problem
+
+
+def test_the_demo_shows_what_a_protected_identity_hides(demo, client):
+    nora = demo.cases["Nora"]
+    school = page(client, demo["skolkurator"], f"/arenden/{nora.pk}/").content.decode()
+    assert "Ängabyvägen 3" not in school and "070-174 06 07" not in school
+    lead = page(client, demo["koordinator"], f"/arenden/{nora.pk}/").content.decode()
+    assert "Ängabyvägen 3" in lead and "070-174 06 07" in lead
