@@ -312,3 +312,9 @@ def coordinator_open_cases(*, user, limit: int = 10) -> list[Case]:
         _record_case_rows(user, rows)
         _flag(rows)
     return rows
+
+
+def statutory_recipients(*, user, case: Case) -> list:
+    """The organisations an entry's statutory basis may name as recipient: the team's
+    other organisations (organisations are not personal data; no event)."""
+    return list(case.team_organisations().exclude(pk=user.organisation_id).order_by("name"))

@@ -4,6 +4,8 @@ ValidationError with messages per field before anything is written."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -29,6 +31,30 @@ class StaleVersion(Exception):
     http_status = 409
     message = gettext_lazy(
         "Ärendet har ändrats av någon annan sedan du öppnade det. Ladda om och försök igen.")
+
+
+class _RevokedMeanwhile(Exception):
+    pass
+
+
+@contextmanager
+def _locked_case(user, case: Case, action: policy.CaseAction):
+    """The write's transaction, with the case row locked and the policy asked again
+    under the lock: a lead removed or a case closed between the first check and the
+    write must not let the write through. The denial is recorded after the rollback,
+    so its event is kept."""
+    try:
+        with change_actor(user), transaction.atomic():
+            locked = Case.objects.select_for_update().select_related(
+                "youth", "municipality").get(pk=case.pk)
+            if not policy.may(user, locked, action):
+                raise _RevokedMeanwhile
+            yield locked
+    except _RevokedMeanwhile:
+        policy.require_case(user, case.pk, action)  # records the 404 or 403 as it is now
+        raise policy.deny(user, status=403, object_type="cases.Case", object_id=case.pk,
+                          case_id=case.pk, youth_id=case.youth_id,
+                          purpose=action.value) from None
 
 
 def _errors(errors: dict) -> None:
@@ -175,8 +201,7 @@ def _team_candidate(case: Case, username: str):
 def member_add(*, user, case_id, username: str, expected_version=None) -> CaseMember:
     case = policy.require_case(user, case_id, policy.CaseAction.EXTEND)
     candidate = _team_candidate(case, username)
-    with change_actor(user), transaction.atomic():
-        case = Case.objects.select_for_update().get(pk=case.pk)
+    with _locked_case(user, case, policy.CaseAction.EXTEND) as case:
         _check_version(case, expected_version)
         if case.memberships.filter(user=candidate, removed_at__isnull=True).exists():
             raise ValidationError({"username": [_("Användaren ingår redan i teamet.")]})
@@ -188,8 +213,7 @@ def member_add(*, user, case_id, username: str, expected_version=None) -> CaseMe
 
 def member_remove(*, user, case_id, username: str, expected_version=None) -> CaseMember:
     case = policy.require_case(user, case_id, policy.CaseAction.MANAGE)
-    with change_actor(user), transaction.atomic():
-        case = Case.objects.select_for_update().get(pk=case.pk)
+    with _locked_case(user, case, policy.CaseAction.MANAGE) as case:
         _check_version(case, expected_version)
         membership = case.memberships.filter(
             user__username=username, removed_at__isnull=True
@@ -227,8 +251,7 @@ def guardian_add(*, user, case_id, personnummer: str, first_name: str, last_name
             _("Vårdnadshavaren kan inte ha samma personnummer som den unge.")]})
     duplicate = ValidationError({"personnummer": [
         _("Personen finns redan som vårdnadshavare för den unge.")]})
-    with change_actor(user), transaction.atomic():
-        case = Case.objects.select_for_update().get(pk=case.pk)
+    with _locked_case(user, case, policy.CaseAction.EXTEND) as case:
         _check_version(case, expected_version)
         if Guardian.objects.filter(youth_id=case.youth_id, personnummer_index=index).exists():
             raise duplicate
@@ -281,7 +304,7 @@ def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str =
     if len(statutory_basis) > 200:
         errors["statutory_basis"] = [_("Lagstödet får vara högst 200 tecken.")]
     _errors(errors)
-    with change_actor(user), transaction.atomic():
+    with _locked_case(user, case, policy.CaseAction.ADD_ENTRY) as case:
         entry = Entry.objects.create(case=case, author=user, source_org=user.organisation,
                                      category=category, text=text,
                                      statutory_basis=statutory_basis or None,
@@ -297,8 +320,7 @@ def case_update(*, user, case_id, area: str, expected_version) -> Case:
         raise ValidationError({"area": [_("Okänt område. Välj ett av kommunens områden.")]})
     if expected_version in (None, ""):
         raise ValidationError({"version": [_("Versionen saknas.")]})
-    with change_actor(user), transaction.atomic():
-        case = Case.objects.select_for_update().select_related("youth").get(pk=case.pk)
+    with _locked_case(user, case, policy.CaseAction.MANAGE) as case:
         _check_version(case, expected_version)
         case.area = area
         case.version += 1

@@ -185,8 +185,8 @@ def guardian_add(request, case_id):
 @require_http_methods(["GET", "POST"])
 def entry_add(request, case_id):
     case = policy.require_case(request.user, case_id, policy.CaseAction.ADD_ENTRY)
-    recipients = [(org.pk, org.name) for org in case.team_organisations().exclude(
-        pk=request.user.organisation_id).order_by("name")]
+    recipients = [(org.pk, org.name)
+                  for org in selectors.statutory_recipients(user=request.user, case=case)]
     form = EntryForm(request.POST or None, recipients=recipients)
     if request.method == "POST" and form.is_valid():
         try:

@@ -493,3 +493,46 @@ def test_the_demo_shows_what_a_protected_identity_hides(demo, client):
     assert "Ängabyvägen 3" not in school and "070-174 06 07" not in school
     lead = page(client, demo["koordinator"], f"/arenden/{nora.pk}/").content.decode()
     assert "Ängabyvägen 3" in lead and "070-174 06 07" in lead
+
+
+@pytest.mark.parametrize("write", ["entry", "member", "guardian", "area"])
+def test_a_right_lost_between_check_and_write_stops_the_write(demo, monkeypatch, write):
+    """The policy is asked again with the case row locked: a member removed (or a lead
+    stripped of the case) while the request was under way writes nothing, and the
+    refusal is recorded."""
+    from guardian.shortcuts import remove_perm
+
+    from cases import policy
+
+    elsa = demo.cases["Elsa"]
+    actor = demo["skolkurator"] if write == "entry" else demo["koordinator"]
+    real_require_case = policy.require_case
+
+    def checked_then_revoked(user, case_id, action=policy.CaseAction.VIEW):
+        case = real_require_case(user, case_id, action)
+        remove_perm("cases.view_case", user, case)  # another request removes the member
+        remove_perm("cases.manage_case", user, case)
+        return case
+
+    monkeypatch.setattr(services.policy, "require_case", checked_then_revoked)
+    before = (Entry.objects.count(), CaseMember.objects.count(), Guardian.objects.count(),
+              Case.objects.get(pk=elsa.pk).version)
+    last_event = AccessEvent.objects.order_by("-id").first().pk
+    calls = {
+        "entry": lambda: services.entry_add(user=actor, case_id=elsa.pk, category="school",
+                                            text="Skrivet efter att rätten togs bort."),
+        "member": lambda: services.member_add(user=actor, case_id=elsa.pk, username="polis"),
+        "guardian": lambda: services.guardian_add(
+            user=actor, case_id=elsa.pk, personnummer=demo.pnr["Leila"],
+            first_name="Sen", last_name="Tillagd"),
+        "area": lambda: services.case_update(user=actor, case_id=elsa.pk, area="Centrum",
+                                             expected_version=elsa.version),
+    }
+    with pytest.raises((policy.NotVisible, policy.Forbidden)):
+        calls[write]()
+    assert (Entry.objects.count(), CaseMember.objects.count(), Guardian.objects.count(),
+            Case.objects.get(pk=elsa.pk).version) == before
+    denials = AccessEvent.objects.filter(pk__gt=last_event, action="denied",
+                                         case_id=elsa.pk, actor_id=actor.pk)
+    assert denials.exists()
+    assert not AccessEvent.objects.filter(pk__gt=last_event, action="create").exists()
