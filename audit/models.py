@@ -36,6 +36,10 @@ class Action(models.TextChoices):
     DENIED = "denied", _("Nekad åtkomst")
     CONSENT_GIVEN = "consent_given", _("Samtycke registrerat")
     CONSENT_WITHDRAWN = "consent_withdrawn", _("Samtycke återkallat")
+    ACCOUNT_CREATED = "account_created", _("Konto skapat")
+    ACCOUNT_CHANGED = "account_changed", _("Konto ändrat")
+    PASSWORD_SET = "password_set", _("Lösenord satt av administratör")
+    OTP_RESET = "otp_reset", _("Tvåstegsverifiering återställd av administratör")
     AUDIT_VERIFIED = "audit_verified", _("Loggkedjan verifierad")
     AUDIT_BROKEN = "audit_broken", _("Loggkedjan bruten")
 

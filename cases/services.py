@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from guardian.shortcuts import assign_perm, remove_perm
 
 import audit
@@ -327,3 +327,39 @@ def case_update(*, user, case_id, area: str, expected_version) -> Case:
         case.save(update_fields=["area", "version"])
         _record(user, Action.UPDATE, case, case)
     return case
+
+
+def sole_lead_refusal(account) -> str | None:
+    """An account that alone leads open cases keeps its role and organisation until
+    another coordinator has joined those cases: otherwise nobody could manage them."""
+    leads = CaseMember.objects.filter(removed_at__isnull=True,
+                                      role_in_case=CaseMember.CaseRole.LEAD)
+    alone = Case.objects.filter(
+        status=Case.Status.OPEN, pk__in=leads.filter(user=account).values("case_id"),
+    ).exclude(pk__in=leads.exclude(user=account).values("case_id")).count()
+    if not alone:
+        return None
+    return ngettext(
+        "Kontot är ensam ansvarig samordnare i %(n)d öppet ärende. Samordnaren lägger "
+        "först till en annan samordnare i ärendet; ändra sedan roll eller organisation.",
+        "Kontot är ensam ansvarig samordnare i %(n)d öppna ärenden. Samordnaren lägger "
+        "först till en annan samordnare i ärendena; ändra sedan roll eller organisation.",
+        alone) % {"n": alone}
+
+
+def end_team_access(account, actor) -> None:
+    """End every team membership of an account whose role or organisation changes:
+    the teams chose the person for their old work. Each case records the removal."""
+    memberships = CaseMember.objects.filter(user=account, removed_at__isnull=True
+                                            ).select_related("case")
+    with change_actor(actor), transaction.atomic():
+        for membership in memberships:
+            case = Case.objects.select_for_update().get(pk=membership.case_id)
+            membership.removed_at = timezone.now()
+            membership.removed_by = actor
+            membership.save(update_fields=["removed_at", "removed_by"])
+            remove_perm("cases.view_case", account, case)
+            remove_perm("cases.manage_case", account, case)
+            _bump(case)
+            audit.record_about(membership, action=Action.DELETE, actor=actor, case_id=case.pk,
+                               youth_id=case.youth_id, purpose="account reassigned")

@@ -1,13 +1,33 @@
 """Administration of the collaboration core. Administrators manage municipalities,
 organisations and accounts here; no case content is ever registered in the admin.
-Accounts cannot be deleted, only deactivated."""
+Accounts cannot be deleted, only deactivated.
 
-from django.contrib import admin
+Every account change goes through sspf.services, which records it as an access event
+(by field name, never a value): setting a password and resetting the second factor
+are how an administrator could log in as someone else, so they are logged where the
+log review sees them. Second-factor devices have no admin of their own (one could add
+a device with a known secret to any account); the reset action removes them, and the
+owner enrols anew. Role groups are fixed by migration and not edited here: their
+permissions are part of the access policy.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from sspf import services
 from sspf.models import Municipality, Organisation, User
-from sspf.services import staff_account_save
+
+for _model in (TOTPDevice, Group):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 @admin.register(Municipality)
@@ -27,8 +47,20 @@ class OrganisationAdmin(admin.ModelAdmin):
         return False
 
 
+class AccountChangeForm(UserChangeForm):
+    def clean(self):
+        cleaned = super().clean()
+        account = self.instance
+        if account.pk and {"role", "organisation"} & set(self.changed_data):
+            refusal = services.reassignment_refusal(User.objects.get(pk=account.pk))
+            if refusal:
+                raise forms.ValidationError({"organisation": refusal})
+        return cleaned
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = AccountChangeForm
     list_display = ["username", "role", "organisation", "is_active", "last_login"]
     list_filter = ["role", "organisation__municipality", "is_active"]
     fieldsets = (
@@ -41,6 +73,7 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"fields": ("username", "organisation", "role", "password1", "password2")}),
     )
     readonly_fields = ["last_login", "date_joined"]
+    actions = ["reset_second_factor"]
 
     def get_readonly_fields(self, request, obj=None):
         # Nobody gives themselves a role or an organisation, so an administrator cannot
@@ -53,11 +86,24 @@ class UserAdmin(DjangoUserAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        # Keep the role group in step with the role field.
-        staff_account_save(
-            username=obj.username,
-            role=obj.role,
-            organisation=obj.organisation,
-            is_superuser=obj.is_superuser,
-        )
+        services.staff_account_admin_save(actor=request.user, account=obj,
+                                          changed=list(form.changed_data), created=not change)
+
+    def user_change_password(self, request, id, form_url=""):
+        with transaction.atomic():
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and response.status_code == 302:
+                services.staff_password_set_record(
+                    actor=request.user, account=self.get_object(request, unquote(id)))
+        return response
+
+    @admin.action(description=_("Återställ tvåstegsverifiering (ny registrering vid nästa "
+                                "inloggning)"))
+    def reset_second_factor(self, request, queryset):
+        accounts = list(queryset.exclude(pk=request.user.pk))
+        for account in accounts:
+            services.staff_otp_reset(actor=request.user, account=account)
+        self.message_user(request, ngettext(
+            "Tvåstegsverifieringen återställdes för %(n)d konto.",
+            "Tvåstegsverifieringen återställdes för %(n)d konton.", len(accounts),
+        ) % {"n": len(accounts)}, messages.SUCCESS)
