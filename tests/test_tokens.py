@@ -104,3 +104,16 @@ def test_openapi_schema_documents_the_error_answers(demo, client):
     update = schema["components"]["schemas"]["UpdateIn"]
     assert set(update["required"]) == {"area", "version"}  # a PATCH is not partial here
     assert schema["components"]["schemas"]["FieldErrors"]["additionalProperties"]
+
+
+def test_the_api_answers_json_only_and_options_describes_nothing(demo, api_client):
+    elsa = demo.cases["Elsa"]
+    browser_accept = "text/html,application/xhtml+xml,*/*;q=0.8"
+    answer = api_client(demo["koordinator"]).get(f"/api/v1/cases/{elsa.pk}/",
+                                                 HTTP_ACCEPT=browser_accept)
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json()["id"] == elsa.pk
+    options = api_client(demo["koordinator2"]).options(f"/api/v1/cases/{elsa.pk}/entries/")
+    assert options.status_code == 405
+    assert set(options.json()) == {"detail"}
