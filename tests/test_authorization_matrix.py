@@ -194,6 +194,18 @@ ROWS = [(route, *row) for route, row in MATRIX.items()] + [
 ]
 
 
+def _entries_hidden_from(demo, case) -> dict[str, list[str]]:
+    """For each team member, the texts of the case's entries the policy keeps from them
+    (another organisation's, without consent or a statutory basis naming theirs)."""
+    from cases import policy
+    from cases.models import Entry
+
+    every = {e.pk: e.text[:30] for e in Entry.objects.filter(case=case)}
+    return {who: [text for pk, text in every.items() if pk not in set(
+        policy.visible_entries(demo[who], case).values_list("pk", flat=True))]
+        for who in ELSA_TEAM}
+
+
 @pytest.mark.parametrize(
     ("label", "kind", "method", "template", "body", "statuses"), ROWS,
     ids=[r[0] or "/" for r in ROWS],
@@ -201,16 +213,24 @@ ROWS = [(route, *row) for route, row in MATRIX.items()] + [
 def test_matrix(label, kind, method, template, body, statuses, demo, api_client, client):
     elsa = demo.cases["Elsa"]
     secrets = personal_strings(elsa)
+    hidden = _entries_hidden_from(demo, elsa)
     grant_id = _narrow_grant(demo, elsa).pk if "{grant}" in template else None
     path = template.format(case=elsa.pk, grant=grant_id)
     for who in [*EVERYONE, ANON]:
         expected = statuses[who]
         response = _request(kind, method, path, body, who, demo, api_client, client)
         assert response.status_code == expected, f"{who} {method.upper()} {path}"
+        body_text = response.content.decode(errors="replace")
         if expected in (401, 403, 404) or who not in ELSA_TEAM:
-            body_text = response.content.decode(errors="replace")
             leaked = [s for s in secrets if s and s in body_text]
-            assert leaked == [], f"{who} {method.upper()} {path} leaked {leaked}"
+        else:  # a member sees the case, but never the entries kept from them
+            leaked = [s for s in hidden[who] if s in body_text]
+        assert leaked == [], f"{who} {method.upper()} {path} leaked {leaked}"
+
+
+def test_every_team_member_has_entries_kept_from_them(demo):
+    """The matrix's check of what members see has something to find."""
+    assert all(_entries_hidden_from(demo, demo.cases["Elsa"]).values())
 
 
 def test_denials_are_recorded_with_the_case_id(demo, api_client):
