@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from cases import policy, selectors, services
-from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, Entry, Guardian
+from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, CaseMember, Entry, Guardian
 from sspf.api import OrganisationOut, TokenAPIView
 
 PERSON_FIELDS = {"personnummer", "first_name", "last_name", "address", "phone",
@@ -31,6 +31,8 @@ class MemberOut(serializers.Serializer):
     username = serializers.CharField(source="user.username")
     organisation = serializers.CharField(source="user.organisation.name")
     role = serializers.CharField(source="user.role")
+    role_in_case = serializers.ChoiceField(choices=CaseMember.CaseRole.choices,
+                                           help_text="lead: leads the case; member: on the team")
 
 
 class CaseOut(serializers.Serializer):

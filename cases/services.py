@@ -135,9 +135,9 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
     index = blind_index(number.normalised, purpose=PNR_INDEX)
     duplicate = ValidationError({"personnummer": [
         _("Det finns redan ett öppet ärende för den här personen i kommunen.")]})
+    same_person = Case.objects.filter(municipality=municipality, youth_index=index)
     try:
         with change_actor(user), transaction.atomic():
-            same_person = Case.objects.filter(municipality=municipality, youth_index=index)
             if same_person.filter(status=Case.Status.OPEN).exists():
                 raise duplicate
             # A new record for every case (see Youth); a protected identity registered
@@ -160,9 +160,13 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
     except ValidationError as exc:
         if exc is not duplicate:
             raise
-        # The refusal tells the user that an open case exists; that is recorded.
+        # The refusal tells the user that an open case exists; that is recorded, with
+        # the case it revealed (so a protected identity's case marks the event too).
+        existing = same_person.filter(status=Case.Status.OPEN).values("pk", "youth_id").first()
         audit.record(action=Action.CREATE, actor=user, outcome=Outcome.DENIED,
                      object_type="cases.Case",
+                     case_id=existing["pk"] if existing else None,
+                     youth_id=existing["youth_id"] if existing else None,
                      purpose="refused: the young person already has an open case")
         raise
     return case

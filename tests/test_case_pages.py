@@ -398,13 +398,16 @@ def test_a_returning_young_person_gets_a_new_record_that_keeps_only_the_protecti
                              last_name="Gången")
 
 
-def test_refused_second_case_is_recorded(demo):
-
-    with pytest.raises(ValidationError):
-        services.case_create(user=demo["koordinator"], personnummer=demo.pnr["Elsa"],
-                             first_name="Elsa", last_name="Demosson")
-    event = AccessEvent.objects.filter(action="create", outcome="denied").get()
-    assert event.actor_username == "koordinator" and "open case" in event.purpose
+def test_refused_second_case_is_recorded_with_the_case_it_revealed(demo):
+    for name in ("Elsa", "Nora"):
+        with pytest.raises(ValidationError):
+            services.case_create(user=demo["koordinator"], personnummer=demo.pnr[name],
+                                 first_name="Namn", last_name="Namnsson")
+    elsa, nora = (AccessEvent.objects.filter(action="create", outcome="denied").order_by("id"))
+    assert elsa.actor_username == "koordinator" and "open case" in elsa.purpose
+    assert (elsa.case_id, elsa.flags) == (demo.cases["Elsa"].pk, None)
+    # Nora has a protected identity: revealing that her case exists is marked for review.
+    assert (nora.case_id, nora.flags) == (demo.cases["Nora"].pk, "protected_identity")
 
 
 def test_an_administrator_cannot_give_themselves_a_case_role(demo, client):

@@ -419,7 +419,7 @@ def test_coordinator_creates_case_and_becomes_its_lead_member(demo, api_client):
         "Ture", False)
     assert data["members"] == [{"username": "koordinator",
                                 "organisation": "SSPF-samordningen",
-                                "role": "coordinator"}]
+                                "role": "coordinator", "role_in_case": "lead"}]
     case = Case.objects.get(pk=data["id"])
     assert case.memberships.get().role_in_case == CaseMember.CaseRole.LEAD
     assert client.get(f"{API}cases/{case.pk}/").status_code == 200
@@ -633,11 +633,12 @@ def test_case_detail_shape_for_a_team_member(demo, api_client, elsa):
                              "first_name": "Elsa", "last_name": "Demosson",
                              "birth_date": f"{number[:4]}-{number[4:6]}-{number[6:8]}",
                              "protected_identity": False}
-    assert [(m["username"], m["organisation"], m["role"]) for m in data["members"]] == [
-        ("koordinator", "SSPF-samordningen", "coordinator"),
-        ("skolkurator", "Kvarnbackaskolan", "school_staff"),
-        ("socialsekreterare", "Socialtjänsten", "social_worker"),
-        ("fritidsledare", "Fritidsgården Mötesplatsen", "leisure_staff"),
+    assert [(m["username"], m["organisation"], m["role"], m["role_in_case"])
+            for m in data["members"]] == [
+        ("koordinator", "SSPF-samordningen", "coordinator", "lead"),
+        ("skolkurator", "Kvarnbackaskolan", "school_staff", "member"),
+        ("socialsekreterare", "Socialtjänsten", "social_worker", "member"),
+        ("fritidsledare", "Fritidsgården Mötesplatsen", "leisure_staff", "member"),
     ]
 
 
@@ -710,7 +711,7 @@ def test_coordinator_adds_member_who_then_sees_the_case(demo, api_client, elsa):
 
     assert response.status_code == 201
     assert response.json() == {"username": "rektor2", "organisation": "Ängabyskolan",
-                               "role": "school_staff"}
+                               "role": "school_staff", "role_in_case": "member"}
     detail = rektor.get(case_url(elsa))
     assert detail.status_code == 200
     assert "rektor2" in [m["username"] for m in detail.json()["members"]]
