@@ -166,12 +166,16 @@ class CaseDetail:
     guardians: list[Guardian]
     members: list[CaseMember]
     entries: list[Entry]
+    entry_page: Page
     show_contact: bool
     may_manage: bool
     may_add_entry: bool
 
 
-def case_detail(*, user, case_id) -> CaseDetail:
+def case_detail(*, user, case_id, entry_page: int | str = 1,
+                per_page: int = PAGE_SIZE) -> CaseDetail:
+    """The case page: the young person, guardians, team and one page of the entries the
+    user may see (newest first); what is shown is recorded, entry by entry."""
     case = policy.require_case(user, case_id)
     with transaction.atomic():
         guardians = list(case.youth.guardians.order_by("id"))
@@ -181,11 +185,12 @@ def case_detail(*, user, case_id) -> CaseDetail:
             .order_by("added_at")
         )
         case.active_members = members
-        entries = list(
+        entries_shown = Paginator(
             policy.visible_entries(user, case)
             .select_related("source_org", "author", "statutory_recipient")
-            .order_by("-created_at", "-id")
-        )
+            .order_by("-created_at", "-id"), per_page).get_page(entry_page)
+        entries = list(entries_shown.object_list)
+        entries_shown.object_list = entries
         may_manage = policy.may(user, case, policy.CaseAction.MANAGE)
         show_contact = policy.may_see_contact_details(user, case, guardians,
                                                       may_manage=may_manage)
@@ -194,6 +199,7 @@ def case_detail(*, user, case_id) -> CaseDetail:
             guardians=guardians,
             members=members,
             entries=entries,
+            entry_page=entries_shown,
             show_contact=show_contact,
             may_manage=may_manage,
             may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),

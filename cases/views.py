@@ -90,7 +90,8 @@ def case_create(request):
 
 
 def case_detail(request, case_id):
-    detail = selectors.case_detail(user=request.user, case_id=case_id)
+    detail = selectors.case_detail(user=request.user, case_id=case_id,
+                                   entry_page=request.GET.get("page", 1))
     return render(request, "cases/case_detail.html", {
         "d": detail, "case": detail.case,
         "member_form": MemberForm(initial={"version": detail.case.version}),

@@ -539,3 +539,22 @@ def test_a_right_lost_between_check_and_write_stops_the_write(demo, monkeypatch,
                                          case_id=elsa.pk, actor_id=actor.pk)
     assert denials.exists()
     assert not AccessEvent.objects.filter(pk__gt=last_event, action="create").exists()
+
+
+def test_entries_on_the_case_page_come_a_page_at_a_time_and_only_shown_ones_are_read(
+        demo, client):
+    from cases.selectors import PAGE_SIZE
+
+    omar, police = demo.cases["Omar"], demo["polis"]
+    for n in range(PAGE_SIZE + 2):
+        services.entry_add(user=police, case_id=omar.pk, category="police",
+                           text=f"Iakttagelse nummer {n:03d}.")
+    first_event = AccessEvent.objects.order_by("-id").first().pk
+    newest = page(client, police, f"/arenden/{omar.pk}/").content.decode()
+    assert "Iakttagelse nummer 026." in newest and "Iakttagelse nummer 001." not in newest
+    assert "Sida 1 av 2" in newest
+    read = AccessEvent.objects.filter(pk__gt=first_event, object_type="cases.Entry")
+    assert read.count() == PAGE_SIZE
+    older = client.get(f"/arenden/{omar.pk}/?page=2").content.decode()
+    assert "Iakttagelse nummer 001." in older and "Iakttagelse nummer 026." not in older
+    assert "Omar har setts med äldre ungdomar" in older  # the demo's own, oldest entry
