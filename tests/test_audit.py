@@ -18,6 +18,7 @@ from django.utils import timezone
 
 import audit
 from audit import chain, triggers
+from audit.context import audit_path
 from audit.models import AccessEvent, Action, ChainLink, Outcome
 from sspf.roles import Role
 from tests.conftest import AuditTablesFlushable, log_in_verified
@@ -122,6 +123,62 @@ def test_anonymous_attempt_records_what_it_can_without_the_typed_name(client):
     assert event.outcome == Outcome.DENIED
     dump = " ".join(str(getattr(event, f.attname)) for f in AccessEvent._meta.fields)
     assert "Kalle" not in dump and "1212" not in dump
+
+
+# --- What an event keeps of the request ------------------------------------------------
+
+TYPED = "19121212-1212 Kalle Anka"  # an identity number and a name typed into an address
+
+
+def assert_nothing_typed(paths):
+    for path in paths:
+        assert "1212" not in path and "Kalle" not in path and "Anka" not in path, path
+
+
+def test_anonymous_request_path_keeps_page_and_ids_but_nothing_typed(client, db):
+    client.get(f"/admin/sspf/user/{TYPED}/change/")
+    client.post(f"/arenden/12/team/{TYPED}/ta-bort/")
+    client.get("/admin/Kalle/191212121212/")  # matches only the admin's catch-all pattern
+    paths = [e.path for e in events(action=Action.DENIED)]
+    assert paths == ["/admin/sspf/user/*/change/", "/arenden/12/team/*/ta-bort/",
+                     "/admin/*/*/"]
+    assert_nothing_typed(paths)
+
+
+def test_logged_in_request_path_keeps_page_and_ids_but_nothing_typed(client, coordinator):
+    log_in_verified(client, coordinator)
+    client.post(f"/arenden/12/team/{TYPED}/ta-bort/", {"version": 1})
+    client.get("/arenden/191212121212/")  # an identity number where the case id goes
+    denied = events(action=Action.DENIED)
+    assert [e.path for e in denied] == ["/arenden/12/team/*/ta-bort/", "/arenden/*/"]
+    assert {e.actor_id for e in denied} == {coordinator.pk}
+    assert_nothing_typed(e.path for e in events())
+
+
+@pytest.mark.parametrize(("asked", "stored"), [
+    ("/api/v1/cases/42/entries/", "/api/v1/cases/42/entries/"),
+    ("/admin/sspf/user/7/change/", "/admin/sspf/user/7/change/"),
+    ("/admin/sspf/", "/admin/sspf/"),
+    ("/api/v1/cases/42/members/koordinator/", "/api/v1/cases/42/members/*/"),
+    (f"/finns-inte/{TYPED}/42/arenden/", "/*/*/42/arenden/"),  # matches no pattern
+    ("/arenden/1\x00/\x1b[2J", "/arenden/*/*"),
+])
+def test_stored_path_is_rebuilt_from_the_url_patterns(asked, stored):
+    assert audit_path(asked) == stored
+
+
+def test_control_characters_in_agent_and_path_are_replaced_and_the_event_written(client,
+                                                                                coordinator):
+    agent = "Läsare\x00/1.0\x1b[2J\r\nForged: yes"
+    response = client.post(reverse("login"), {"username": "alice", "password": "wrong"},
+                           HTTP_USER_AGENT=agent)
+    assert response.status_code == 200
+    client.get("/admin/sspf/user/1\x00/change/", HTTP_USER_AGENT=agent)
+    failed, denied = events(action=Action.LOGIN_FAILED), events(action=Action.DENIED)
+    assert [e.user_agent for e in failed + denied] == [
+        "Läsare\ufffd/1.0\ufffd[2J\ufffd\ufffdForged: yes"] * 2
+    assert denied[0].path == "/admin/sspf/user/*/change/"
+    assert chain.verify().ok
 
 
 # --- Login events -----------------------------------------------------------------------
