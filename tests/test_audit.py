@@ -196,13 +196,17 @@ def test_login_flow_is_recorded(client, coordinator):
     assert actions == [Action.PASSWORD_OK, Action.OTP_FAILED, Action.LOGIN, Action.LOGOUT]
 
 
-def test_failed_logins_and_lockout_are_recorded(client, coordinator):
+def test_failed_logins_and_lockout_name_the_account_but_credit_nobody(client, coordinator):
     for _ in range(5):
         client.post(reverse("login"), {"username": "alice", "password": "wrong"})
-    failed = events(action=Action.LOGIN_FAILED)
-    assert len(failed) == 5
-    assert all(e.actor_id == coordinator.pk and e.outcome == Outcome.DENIED for e in failed)
-    assert len(events(action=Action.LOCKOUT)) >= 1
+    failed, lockouts = events(action=Action.LOGIN_FAILED), events(action=Action.LOCKOUT)
+    assert len(failed) == 5 and len(lockouts) >= 1
+    for event in failed + lockouts:
+        assert (event.actor_id, event.actor_username, event.actor_org_id, event.actor_role) == (
+            None, "", None, "")
+        assert (event.object_type, event.object_id) == ("sspf.User", str(coordinator.pk))
+        assert event.outcome == Outcome.DENIED
+    assert events(actor_id=coordinator.pk) == []  # nothing shows as alice's own doing
 
 
 # --- Fail closed ------------------------------------------------------------------------
