@@ -3,6 +3,7 @@ verification commands, login events, change history."""
 
 import io
 import itertools
+import re
 import threading
 
 import pytest
@@ -572,6 +573,40 @@ def test_change_history_masks_encrypted_fields_and_records_the_actor(coordinator
     assert "title" not in entries[1].changes
     assert ChainLink.objects.filter(record_type="change").count() == 2
     assert chain.verify().ok
+
+
+def _test_number(yymmdd, serial="980"):
+    from sspf.personnummer import luhn_ok
+
+    digit = next(d for d in range(10) if luhn_ok(f"{yymmdd}{serial}{d}"))
+    return f"20{yymmdd}-{serial}{digit}"
+
+
+def test_change_history_holds_no_blind_index(demo, client):
+    from cases.models import Case, Guardian, Youth
+
+    log_in_verified(client, demo["koordinator"])
+    client.post("/arenden/nytt/", {"personnummer": _test_number("120707"),
+                                   "first_name": "Ny", "last_name": "Ungdom", "area": "Centrum"})
+    case = Case.objects.latest("id")
+    client.post(f"/arenden/{case.pk}/vardnadshavare/ny/", {
+        "personnummer": demo.pnr["Johan"], "first_name": "Ali", "last_name": "Exempelsson",
+        "custodian": "on", "version": case.version})
+    case.refresh_from_db()
+    client.post(f"/arenden/{case.pk}/andra/", {"area": "Norr", "version": case.version})
+    assert Guardian.objects.filter(youth=case.youth).exists()
+    indexes = {*Youth.objects.values_list("personnummer_index", flat=True),
+               *Guardian.objects.values_list("personnummer_index", flat=True),
+               *Case.objects.values_list("youth_index", flat=True)}
+    entries = list(LogEntry.objects.all())
+    kinds = {(e.content_type.model, e.action) for e in entries}
+    assert {("case", LogEntry.Action.CREATE), ("case", LogEntry.Action.UPDATE),
+            ("youth", LogEntry.Action.CREATE), ("guardian", LogEntry.Action.CREATE)} <= kinds
+    for entry in entries:
+        dump = (f"{entry.changes} {entry.changes_text} {entry.serialized_data} "
+                f"{entry.object_repr} {entry.additional_data}")
+        assert not [index for index in indexes if index in dump], entry.changes
+        assert not re.search(r"[0-9a-f]{64}", dump), entry.changes  # nor any other digest
 
 
 # --- Admin listing ----------------------------------------------------------------------
