@@ -387,6 +387,16 @@ def test_several_chains_are_each_verified(coordinator, settings, monkeypatch):
     assert chain.verify().ok
 
 
+@pytest.mark.parametrize("model", [AccessEvent, LogEntry], ids=lambda m: m._meta.label)
+def test_the_hashed_fields_are_exactly_the_models_columns(model):
+    """The canonical form has a fixed list of fields (see audit/chain.py). A new column,
+    or a django-auditlog release that adds or drops one, fails here: decide whether it
+    joins the list (and, for events already stored, ``chain_optional_fields``) before
+    it reaches a database whose chain would no longer verify."""
+    columns = sorted(field.attname for field in model._meta.concrete_fields)
+    assert columns == sorted(chain.HASHED_FIELDS[model._meta.label])
+
+
 def test_a_fork_is_refused_by_the_database(coordinator):
     make_events(1, coordinator)
     other = AccessEvent.objects.create(action="view", outcome="allowed")
@@ -475,9 +485,44 @@ class ConcurrentWriterTests(AuditTablesFlushable, TransactionTestCase):
         self.assert_unbroken(self.run_writers())
         assert set(ChainLink.objects.values_list("chain", flat=True)) == {0}
 
-    @override_settings(SSPF_AUDIT_CHAINS=3)
-    def test_concurrent_writers_on_several_chains(self):
-        self.assert_unbroken(self.run_writers())
+    @override_settings(SSPF_AUDIT_CHAINS=4)
+    def test_concurrent_writers_spread_over_several_chains(self):
+        self.assert_unbroken(self.run_writers(threads=8))
+        assert set(ChainLink.objects.values_list("chain", flat=True)) == {0, 1, 2, 3}
+
+
+class ChainPerTransactionTests(AuditTablesFlushable, TransactionTestCase):
+    """Transactions that commit for real, on either database."""
+
+    def chains_of(self, written):
+        return {link.chain for link in ChainLink.objects.filter(
+            record_type="access", record_id__in=[e.pk for e in written])}
+
+    @override_settings(SSPF_AUDIT_CHAINS=4)
+    def test_a_transaction_keeps_one_chain_and_the_next_takes_another(self):
+        per_transaction = []
+        for _ in range(4):
+            with transaction.atomic():
+                written = [audit.record(action=Action.VIEW, object_id=1)]
+                with transaction.atomic():  # a savepoint that is kept
+                    written.append(audit.record(action=Action.VIEW, object_id=2))
+                written += audit.record_many([{"action": Action.LIST, "object_id": 3}] * 2)
+            per_transaction.append(self.chains_of(written))
+        assert all(len(chains) == 1 for chains in per_transaction)
+        assert set().union(*per_transaction) == {0, 1, 2, 3}
+        assert chain.verify().ok
+
+    @override_settings(SSPF_AUDIT_CHAINS=4)
+    def test_a_rolled_back_first_record_lets_the_transaction_pick_again(self):
+        with transaction.atomic():
+            with pytest.raises(DatabaseError), transaction.atomic():
+                audit.record(action=Action.VIEW)
+                rolled_back = ChainLink.objects.latest("id").chain
+                raise DatabaseError("the first record's savepoint is rolled back")
+            event = audit.record(action=Action.VIEW)
+            again = audit.record(action=Action.VIEW)
+        assert self.chains_of([event]) == self.chains_of([again]) != {rolled_back}
+        assert chain.verify().ok
 
 
 # --- Nightly verification ---------------------------------------------------------------
