@@ -310,8 +310,70 @@ def test_a_missing_trigger_fails_verification_by_name(coordinator):
     name = _drop_one_trigger()
     code, _out, err = run_command("verify_audit")
     assert code == 1
-    assert f"append-only trigger(s) missing: {name}" in err
+    assert f"append-only trigger(s) missing or altered: {name}" in err
     assert "2 links verified." in err
+
+
+_PG_FUNCTION_THAT_ALLOWS = """
+CREATE OR REPLACE FUNCTION sspf_audit_append_only() RETURNS trigger AS $$
+BEGIN
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql"""
+_PG_TAMPERING = {
+    "replica only": (
+        ["ALTER TABLE audit_accessevent ENABLE REPLICA TRIGGER audit_accessevent_append_only"],
+        ["audit_accessevent_append_only"]),
+    "disabled": (["ALTER TABLE audit_chainlink DISABLE TRIGGER audit_chainlink_no_truncate"],
+                 ["audit_chainlink_no_truncate"]),
+    "function no longer raises": ([_PG_FUNCTION_THAT_ALLOWS], triggers.expected("postgresql")),
+    "other events": (
+        ["DROP TRIGGER auditlog_logentry_append_only ON auditlog_logentry",
+         "CREATE TRIGGER auditlog_logentry_append_only BEFORE INSERT ON auditlog_logentry "
+         "FOR EACH ROW EXECUTE FUNCTION sspf_audit_append_only()"],
+        ["auditlog_logentry_append_only"]),
+    "a condition": (
+        ["DROP TRIGGER audit_accessevent_append_only ON audit_accessevent",
+         "CREATE TRIGGER audit_accessevent_append_only BEFORE UPDATE OR DELETE ON "
+         "audit_accessevent FOR EACH ROW WHEN (OLD.id < 0) "
+         "EXECUTE FUNCTION sspf_audit_append_only()"],
+        ["audit_accessevent_append_only"]),
+    "always (still refuses)": (
+        ["ALTER TABLE audit_accessevent ENABLE ALWAYS TRIGGER audit_accessevent_append_only"],
+        []),
+}
+
+
+@pytest.mark.parametrize("tampering", _PG_TAMPERING)
+def test_a_trigger_that_no_longer_refuses_is_named_on_postgresql(coordinator, tampering):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's trigger modes and functions")
+    make_events(1, coordinator)
+    statements, named = _PG_TAMPERING[tampering]
+    with connection.cursor() as cursor:  # undone when the test's transaction rolls back
+        for statement in statements:
+            cursor.execute(statement)
+    assert triggers.missing(connection) == named
+    code, _out, err = run_command("verify_audit")
+    assert code == (1 if named else 0)
+    assert all(name in err for name in named)
+
+
+@pytest.mark.parametrize(("statements", "named"), [
+    (["DROP TRIGGER audit_chainlink_no_replace"], ["audit_chainlink_no_replace"]),
+    (["DROP TRIGGER audit_accessevent_no_update",
+      "CREATE TRIGGER audit_accessevent_no_update BEFORE UPDATE ON audit_accessevent "
+      "BEGIN SELECT 1; END"], ["audit_accessevent_no_update"]),
+], ids=["replace trigger dropped", "trigger rewritten"])
+def test_a_trigger_that_no_longer_refuses_is_named_on_sqlite(coordinator, statements, named):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's triggers")
+    make_events(1, coordinator)
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    assert triggers.missing(connection) == named
+    assert run_command("verify_audit")[0] == 1
 
 
 def test_triggers_are_installed_again_after_migrate(coordinator):
@@ -417,6 +479,65 @@ def test_raw_update_and_delete_are_refused(coordinator, table, statement):
     with pytest.raises(DatabaseError) as exc, transaction.atomic(), connection.cursor() as c:
         c.execute(statement.format(t=table))
     assert "append-only" in str(exc.value)
+
+
+def _first_row(table):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table} ORDER BY id LIMIT 1")  # noqa: S608
+        return [d[0] for d in cursor.description], cursor.fetchone()
+
+
+def _insert_sql(verb, table, columns, suffix=""):
+    values = ", ".join(["%s"] * len(columns))
+    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({values}){suffix}"
+
+
+def _refused(statement, params):
+    with pytest.raises(DatabaseError) as exc, transaction.atomic(), connection.cursor() as c:
+        c.execute(statement, params)
+    assert "append-only" in str(exc.value)
+
+
+@pytest.mark.parametrize("table", triggers.AUDIT_TABLES)
+@pytest.mark.parametrize("verb", ["INSERT OR REPLACE", "REPLACE"])
+def test_replace_is_refused_on_sqlite(coordinator, table, verb):
+    """SQLite's REPLACE deletes the old row without firing the delete trigger."""
+    if connection.vendor != "sqlite":
+        pytest.skip("REPLACE is SQLite's; an upsert's update on PostgreSQL fires the trigger")
+    make_events(1, coordinator)
+    with auditlog_registered():
+        SecretNote.objects.create(title="x")
+    columns, row = _first_row(table)
+    _refused(_insert_sql(verb, table, columns), row)
+    assert _first_row(table) == (columns, row)
+
+
+@pytest.mark.parametrize("table", triggers.AUDIT_TABLES)
+def test_upsert_is_refused_on_postgresql(coordinator, table):
+    if connection.vendor != "postgresql":
+        pytest.skip("the upsert of PostgreSQL")
+    make_events(1, coordinator)
+    with auditlog_registered():
+        SecretNote.objects.create(title="x")
+    columns, row = _first_row(table)
+    _refused(_insert_sql("INSERT", table, columns,
+                         " ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id"), row)
+    assert _first_row(table) == (columns, row)
+
+
+@pytest.mark.parametrize("clash", ["position", "record"])
+def test_replace_of_a_chain_link_by_a_unique_key_is_refused_on_sqlite(coordinator, clash):
+    if connection.vendor != "sqlite":
+        pytest.skip("REPLACE is SQLite's")
+    make_events(2, coordinator)
+    first = ChainLink.objects.order_by("seq").first()
+    stray = AccessEvent.objects.create(action="view", outcome="allowed")
+    seq, record_id = (first.seq, stray.pk) if clash == "position" else (99, first.record_id)
+    _refused("REPLACE INTO audit_chainlink (id, chain, seq, record_type, record_id, prev_hash, "
+             "hash) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+             [first.pk + 1000, first.chain, seq, "access", record_id, chain.GENESIS, "f" * 64])
+    assert ChainLink.objects.filter(pk=first.pk).exists()
+    assert chain.verify().links == 2
 
 
 def test_truncate_is_refused_on_postgresql(coordinator):
