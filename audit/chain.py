@@ -2,9 +2,20 @@
 
 Every AccessEvent and every django-auditlog LogEntry gets one ChainLink. A link's hash
 is SHA-256 over its chain, position, the record's type and id, the SHA-256 of the
-record's canonical serialisation (sorted-key JSON of every column) and the previous
+record's canonical serialisation (sorted-key JSON of its hashed fields) and the previous
 link's hash. Changing, removing or inserting a record, or a link, breaks the chain
 from that point on; ``verify()`` names the first broken link.
+
+Hashed fields. ``HASHED_FIELDS`` fixes, per record type, the columns that go into a
+record's canonical form; it is not taken from the model at run time. LogEntry belongs
+to django-auditlog: a release that added a column would otherwise change the digest of
+every entry already stored, and verification would report the whole history as
+tampered with. The lists equal the columns the records have had since the chain was
+introduced, so stored hashes still verify, and tests/test_audit.py fails when a
+model's columns and its list differ: an upgrade or a new column is decided on in
+review, not found out by the nightly verification. A column added to AccessEvent after
+events exist goes into its list and into ``chain_optional_fields`` (left out of the
+form while null, so older events keep their digest).
 
 Concurrency and throughput. Appending reads the chain's last link and writes the next
 one; two writers must not read the same last link. On PostgreSQL each chain has a
@@ -15,19 +26,24 @@ IMMEDIATE (see settings), which serialises writers on the whole database. The un
 constraint on (chain, seq) refuses a fork whatever happens.
 
 Holding a chain's lock until commit makes every transaction that audits queue on that
-chain. ``SSPF_AUDIT_CHAINS`` (default 1) sets how many independent chains there are; a
-writer picks one from its process and thread, so with N chains up to N transactions
-append at once. Each chain is verified on its own and ``audit_head`` prints one head
-per chain. Raising N later is safe (new chains start at their genesis); lowering it
-leaves the higher chains closed but still verifiable.
+chain. ``SSPF_AUDIT_CHAINS`` (default 1) sets how many independent chains there are.
+Each transaction takes the next chain from a counter of its process (round robin,
+starting at a point that depends on the process id) and keeps it for every record it
+writes: a transaction holding one chain's lock never waits for another's, so writers
+cannot deadlock, and with N chains up to N transactions append at once. The choice is
+forgotten when the transaction ends, and when a savepoint around the first record is
+rolled back (PostgreSQL releases a lock taken inside a savepoint that is rolled back).
+Each chain is verified on its own and ``audit_head`` prints one head per chain. Raising
+N later is safe (new chains start at their genesis); lowering it leaves the higher
+chains closed but still verifiable.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -45,8 +61,28 @@ def chain_count() -> int:
     return max(1, int(getattr(settings, "SSPF_AUDIT_CHAINS", 1)))
 
 
+_next_chain = itertools.count(os.getpid())  # next() on a count is atomic under the GIL
+
+
 def _pick_chain() -> int:
-    return (os.getpid() * 31 + threading.get_ident()) % chain_count()
+    """The chain of the current transaction; call inside the atomic block that writes.
+
+    The choice is kept with a no-op commit hook: Django drops the hook when the
+    transaction commits or rolls back, or when the savepoint it was registered in is
+    rolled back, and then the next record picks again."""
+    kept = getattr(connection, "_sspf_audit_chain", None)
+    if kept is not None:
+        hook, chain = kept
+        if any(func is hook for _sids, func, _robust in connection.run_on_commit):
+            return chain
+
+    def hook():
+        pass
+
+    chain = next(_next_chain) % chain_count()
+    transaction.on_commit(hook)
+    connection._sspf_audit_chain = (hook, chain)
+    return chain
 
 
 def _canonical_value(value):
@@ -55,20 +91,35 @@ def _canonical_value(value):
     return value
 
 
+# Column names (attnames) per model, see the module docstring.
+HASHED_FIELDS = {
+    "audit.AccessEvent": (
+        "id", "occurred_at", "actor_id", "actor_username", "actor_org_id", "actor_role",
+        "action", "outcome", "object_type", "object_id", "case_id", "youth_id", "purpose",
+        "request_id", "ip", "user_agent", "path", "flags",
+    ),
+    "auditlog.LogEntry": (
+        "id", "content_type_id", "object_pk", "object_id", "object_repr", "serialized_data",
+        "action", "changes_text", "changes", "actor_id", "cid", "remote_addr",
+        "remote_port", "timestamp", "additional_data", "actor_email",
+    ),
+}
+
+
 def record_digest(obj) -> str:
-    """SHA-256 of a record's canonical form: every concrete column, sorted keys.
+    """SHA-256 of a record's canonical form: its ``HASHED_FIELDS``, sorted keys.
 
     Each value goes through its field's ``to_python`` first, so the value held in memory
     at write time and the value read back from the database give the same form (an
     IPv6 address, for one, is stored in Django's normal form whatever was passed)."""
     optional = getattr(obj, "chain_optional_fields", ())
-    data = {
-        field.attname: _canonical_value(
-            None if getattr(obj, field.attname) is None
-            else field.to_python(getattr(obj, field.attname)))
-        for field in obj._meta.concrete_fields
-        if not (field.attname in optional and getattr(obj, field.attname) is None)
-    }
+    columns = {field.attname: field for field in obj._meta.concrete_fields}
+    data = {}
+    for name in HASHED_FIELDS[obj._meta.label]:
+        value = getattr(obj, name)
+        if value is None and name in optional:
+            continue
+        data[name] = _canonical_value(None if value is None else columns[name].to_python(value))
     payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
                          default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
@@ -90,8 +141,8 @@ def append_many(record_type: str, objs: list) -> None:
     """Link several freshly saved records, in order, under one lock."""
     if not objs:
         return
-    chain = _pick_chain()
     with transaction.atomic():
+        chain = _pick_chain()
         _lock(chain)
         last = (
             ChainLink.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
@@ -116,11 +167,11 @@ def append(record_type: str, obj, *, reread: bool = False) -> ChainLink:
     ``reread`` hashes the row as the database returns it, for records written by code
     we do not control (django-auditlog keeps some values in memory in another type
     than the one read back)."""
-    chain = _pick_chain()
     if reread:
         obj = type(obj)._base_manager.get(pk=obj.pk)
     digest = record_digest(obj)
     with transaction.atomic():
+        chain = _pick_chain()
         _lock(chain)
         last = (
             ChainLink.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()

@@ -1,7 +1,11 @@
 """Login events and the chaining of django-auditlog's change history.
 
-Logins are recorded from Django's and django-axes' signals. Every LogEntry that
-django-auditlog writes is linked into the hash chain in the same transaction.
+Logins are recorded from Django's and django-axes' signals. A failed login or a
+lockout has no actor: whoever typed the password is unknown, and crediting the
+account that was typed would show an attacker's attempts as the victim's own actions
+to an auditor filtering by person. The account, if it exists, is the event's object.
+Every LogEntry that django-auditlog writes is linked into the hash chain in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ def _login_failed(sender, credentials, request=None, **kwargs):
     account = _known_account(credentials.get("username"))
     record(
         action=Action.LOGIN_FAILED,
-        actor=account or AnonymousUser(),  # never whoever the session belongs to
+        actor=AnonymousUser(),  # neither the account typed nor whoever the session belongs to
         outcome=Outcome.DENIED,
         object_type="" if account is None else "sspf.User",
         object_id=None if account is None else account.pk,
@@ -50,7 +54,7 @@ def _locked_out(sender, request, username, ip_address, **kwargs):
     account = _known_account(username)
     record(
         action=Action.LOCKOUT,
-        actor=account or AnonymousUser(),
+        actor=AnonymousUser(),
         outcome=Outcome.DENIED,
         object_type="" if account is None else "sspf.User",
         object_id=None if account is None else account.pk,

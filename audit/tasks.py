@@ -19,7 +19,7 @@ def verify_chains() -> bool:
                    purpose=f"verification could not run: {type(exc).__name__}")
         raise
     problems = ([result.problem] if not result.ok else []) + (
-        [f"append-only trigger(s) missing: {', '.join(absent)}"] if absent else [])
+        [f"append-only trigger(s) missing or altered: {', '.join(absent)}"] if absent else [])
     with transaction.atomic():
         if problems:
             record(action=Action.AUDIT_BROKEN, outcome=Outcome.FAILED,

@@ -8,6 +8,9 @@
   a copy of a page with personal data.
 - A request without a login for any page but the start page is recorded as denied
   (with address, user agent and path) before it is sent to the login page.
+- Request headers that django-axes stores (user agent, Accept) reach nothing with a
+  control character in them: PostgreSQL refuses NUL in text, so such a header would
+  turn a wrong password into a 500 with no failure counted.
 """
 
 from __future__ import annotations
@@ -28,9 +31,25 @@ from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext as _
 
 import audit
+from audit.context import clean_text
 from audit.models import Action, Outcome
 
 SESSION_STARTED_KEY = "sspf_session_started"
+STORED_HEADERS = ("HTTP_USER_AGENT", "HTTP_ACCEPT")
+
+
+class HeaderCleaningMiddleware:
+    """First in the chain, so every later reader sees the cleaned value."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        for header in STORED_HEADERS:
+            if header in request.META:
+                value = request.META[header]
+                request.META[header] = clean_text(value, limit=len(value))
+        return self.get_response(request)
 
 
 class AuditedLoginRequiredMiddleware(LoginRequiredMiddleware):

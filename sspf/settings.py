@@ -89,6 +89,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "sspf.middleware.HeaderCleaningMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "sspf.middleware.RequestSizeLimitMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -76,8 +77,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if token is None or not token.user.is_active:
-            audit.record(action=Action.LOGIN_FAILED, outcome=Outcome.DENIED,
-                         purpose="API token refused")
+            # Without an actor: not the token's owner, nor a browser session that
+            # happens to come with the request.
+            audit.record(action=Action.LOGIN_FAILED, actor=AnonymousUser(),
+                         outcome=Outcome.DENIED, purpose="API token refused")
             raise exceptions.AuthenticationFailed(_("Ogiltig eller utgången API-nyckel."))
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -3,6 +3,7 @@ verification commands, login events, change history."""
 
 import io
 import itertools
+import re
 import threading
 
 import pytest
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 import audit
 from audit import chain, triggers
+from audit.context import audit_path
 from audit.models import AccessEvent, Action, ChainLink, Outcome
 from sspf.roles import Role
 from tests.conftest import AuditTablesFlushable, log_in_verified
@@ -124,6 +126,62 @@ def test_anonymous_attempt_records_what_it_can_without_the_typed_name(client):
     assert "Kalle" not in dump and "1212" not in dump
 
 
+# --- What an event keeps of the request ------------------------------------------------
+
+TYPED = "19121212-1212 Kalle Anka"  # an identity number and a name typed into an address
+
+
+def assert_nothing_typed(paths):
+    for path in paths:
+        assert "1212" not in path and "Kalle" not in path and "Anka" not in path, path
+
+
+def test_anonymous_request_path_keeps_page_and_ids_but_nothing_typed(client, db):
+    client.get(f"/admin/sspf/user/{TYPED}/change/")
+    client.post(f"/arenden/12/team/{TYPED}/ta-bort/")
+    client.get("/admin/Kalle/191212121212/")  # matches only the admin's catch-all pattern
+    paths = [e.path for e in events(action=Action.DENIED)]
+    assert paths == ["/admin/sspf/user/*/change/", "/arenden/12/team/*/ta-bort/",
+                     "/admin/*/*/"]
+    assert_nothing_typed(paths)
+
+
+def test_logged_in_request_path_keeps_page_and_ids_but_nothing_typed(client, coordinator):
+    log_in_verified(client, coordinator)
+    client.post(f"/arenden/12/team/{TYPED}/ta-bort/", {"version": 1})
+    client.get("/arenden/191212121212/")  # an identity number where the case id goes
+    denied = events(action=Action.DENIED)
+    assert [e.path for e in denied] == ["/arenden/12/team/*/ta-bort/", "/arenden/*/"]
+    assert {e.actor_id for e in denied} == {coordinator.pk}
+    assert_nothing_typed(e.path for e in events())
+
+
+@pytest.mark.parametrize(("asked", "stored"), [
+    ("/api/v1/cases/42/entries/", "/api/v1/cases/42/entries/"),
+    ("/admin/sspf/user/7/change/", "/admin/sspf/user/7/change/"),
+    ("/admin/sspf/", "/admin/sspf/"),
+    ("/api/v1/cases/42/members/koordinator/", "/api/v1/cases/42/members/*/"),
+    (f"/finns-inte/{TYPED}/42/arenden/", "/*/*/42/arenden/"),  # matches no pattern
+    ("/arenden/1\x00/\x1b[2J", "/arenden/*/*"),
+])
+def test_stored_path_is_rebuilt_from_the_url_patterns(asked, stored):
+    assert audit_path(asked) == stored
+
+
+def test_control_characters_in_agent_and_path_are_replaced_and_the_event_written(client,
+                                                                                coordinator):
+    agent = "Läsare\x00/1.0\x1b[2J\r\nForged: yes"
+    response = client.post(reverse("login"), {"username": "alice", "password": "wrong"},
+                           HTTP_USER_AGENT=agent)
+    assert response.status_code == 200
+    client.get("/admin/sspf/user/1\x00/change/", HTTP_USER_AGENT=agent)
+    failed, denied = events(action=Action.LOGIN_FAILED), events(action=Action.DENIED)
+    assert [e.user_agent for e in failed + denied] == [
+        "Läsare\ufffd/1.0\ufffd[2J\ufffd\ufffdForged: yes"] * 2
+    assert denied[0].path == "/admin/sspf/user/*/change/"
+    assert chain.verify().ok
+
+
 # --- Login events -----------------------------------------------------------------------
 
 
@@ -139,13 +197,17 @@ def test_login_flow_is_recorded(client, coordinator):
     assert actions == [Action.PASSWORD_OK, Action.OTP_FAILED, Action.LOGIN, Action.LOGOUT]
 
 
-def test_failed_logins_and_lockout_are_recorded(client, coordinator):
+def test_failed_logins_and_lockout_name_the_account_but_credit_nobody(client, coordinator):
     for _ in range(5):
         client.post(reverse("login"), {"username": "alice", "password": "wrong"})
-    failed = events(action=Action.LOGIN_FAILED)
-    assert len(failed) == 5
-    assert all(e.actor_id == coordinator.pk and e.outcome == Outcome.DENIED for e in failed)
-    assert len(events(action=Action.LOCKOUT)) >= 1
+    failed, lockouts = events(action=Action.LOGIN_FAILED), events(action=Action.LOCKOUT)
+    assert len(failed) == 5 and len(lockouts) >= 1
+    for event in failed + lockouts:
+        assert (event.actor_id, event.actor_username, event.actor_org_id, event.actor_role) == (
+            None, "", None, "")
+        assert (event.object_type, event.object_id) == ("sspf.User", str(coordinator.pk))
+        assert event.outcome == Outcome.DENIED
+    assert events(actor_id=coordinator.pk) == []  # nothing shows as alice's own doing
 
 
 # --- Fail closed ------------------------------------------------------------------------
@@ -248,8 +310,70 @@ def test_a_missing_trigger_fails_verification_by_name(coordinator):
     name = _drop_one_trigger()
     code, _out, err = run_command("verify_audit")
     assert code == 1
-    assert f"append-only trigger(s) missing: {name}" in err
+    assert f"append-only trigger(s) missing or altered: {name}" in err
     assert "2 links verified." in err
+
+
+_PG_FUNCTION_THAT_ALLOWS = """
+CREATE OR REPLACE FUNCTION sspf_audit_append_only() RETURNS trigger AS $$
+BEGIN
+    RETURN NEW;
+END;
+$$ LANGUAGE plpgsql"""
+_PG_TAMPERING = {
+    "replica only": (
+        ["ALTER TABLE audit_accessevent ENABLE REPLICA TRIGGER audit_accessevent_append_only"],
+        ["audit_accessevent_append_only"]),
+    "disabled": (["ALTER TABLE audit_chainlink DISABLE TRIGGER audit_chainlink_no_truncate"],
+                 ["audit_chainlink_no_truncate"]),
+    "function no longer raises": ([_PG_FUNCTION_THAT_ALLOWS], triggers.expected("postgresql")),
+    "other events": (
+        ["DROP TRIGGER auditlog_logentry_append_only ON auditlog_logentry",
+         "CREATE TRIGGER auditlog_logentry_append_only BEFORE INSERT ON auditlog_logentry "
+         "FOR EACH ROW EXECUTE FUNCTION sspf_audit_append_only()"],
+        ["auditlog_logentry_append_only"]),
+    "a condition": (
+        ["DROP TRIGGER audit_accessevent_append_only ON audit_accessevent",
+         "CREATE TRIGGER audit_accessevent_append_only BEFORE UPDATE OR DELETE ON "
+         "audit_accessevent FOR EACH ROW WHEN (OLD.id < 0) "
+         "EXECUTE FUNCTION sspf_audit_append_only()"],
+        ["audit_accessevent_append_only"]),
+    "always (still refuses)": (
+        ["ALTER TABLE audit_accessevent ENABLE ALWAYS TRIGGER audit_accessevent_append_only"],
+        []),
+}
+
+
+@pytest.mark.parametrize("tampering", _PG_TAMPERING)
+def test_a_trigger_that_no_longer_refuses_is_named_on_postgresql(coordinator, tampering):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's trigger modes and functions")
+    make_events(1, coordinator)
+    statements, named = _PG_TAMPERING[tampering]
+    with connection.cursor() as cursor:  # undone when the test's transaction rolls back
+        for statement in statements:
+            cursor.execute(statement)
+    assert triggers.missing(connection) == named
+    code, _out, err = run_command("verify_audit")
+    assert code == (1 if named else 0)
+    assert all(name in err for name in named)
+
+
+@pytest.mark.parametrize(("statements", "named"), [
+    (["DROP TRIGGER audit_chainlink_no_replace"], ["audit_chainlink_no_replace"]),
+    (["DROP TRIGGER audit_accessevent_no_update",
+      "CREATE TRIGGER audit_accessevent_no_update BEFORE UPDATE ON audit_accessevent "
+      "BEGIN SELECT 1; END"], ["audit_accessevent_no_update"]),
+], ids=["replace trigger dropped", "trigger rewritten"])
+def test_a_trigger_that_no_longer_refuses_is_named_on_sqlite(coordinator, statements, named):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's triggers")
+    make_events(1, coordinator)
+    with connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+    assert triggers.missing(connection) == named
+    assert run_command("verify_audit")[0] == 1
 
 
 def test_triggers_are_installed_again_after_migrate(coordinator):
@@ -325,6 +449,16 @@ def test_several_chains_are_each_verified(coordinator, settings, monkeypatch):
     assert chain.verify().ok
 
 
+@pytest.mark.parametrize("model", [AccessEvent, LogEntry], ids=lambda m: m._meta.label)
+def test_the_hashed_fields_are_exactly_the_models_columns(model):
+    """The canonical form has a fixed list of fields (see audit/chain.py). A new column,
+    or a django-auditlog release that adds or drops one, fails here: decide whether it
+    joins the list (and, for events already stored, ``chain_optional_fields``) before
+    it reaches a database whose chain would no longer verify."""
+    columns = sorted(field.attname for field in model._meta.concrete_fields)
+    assert columns == sorted(chain.HASHED_FIELDS[model._meta.label])
+
+
 def test_a_fork_is_refused_by_the_database(coordinator):
     make_events(1, coordinator)
     other = AccessEvent.objects.create(action="view", outcome="allowed")
@@ -345,6 +479,65 @@ def test_raw_update_and_delete_are_refused(coordinator, table, statement):
     with pytest.raises(DatabaseError) as exc, transaction.atomic(), connection.cursor() as c:
         c.execute(statement.format(t=table))
     assert "append-only" in str(exc.value)
+
+
+def _first_row(table):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table} ORDER BY id LIMIT 1")  # noqa: S608
+        return [d[0] for d in cursor.description], cursor.fetchone()
+
+
+def _insert_sql(verb, table, columns, suffix=""):
+    values = ", ".join(["%s"] * len(columns))
+    return f"{verb} INTO {table} ({', '.join(columns)}) VALUES ({values}){suffix}"
+
+
+def _refused(statement, params):
+    with pytest.raises(DatabaseError) as exc, transaction.atomic(), connection.cursor() as c:
+        c.execute(statement, params)
+    assert "append-only" in str(exc.value)
+
+
+@pytest.mark.parametrize("table", triggers.AUDIT_TABLES)
+@pytest.mark.parametrize("verb", ["INSERT OR REPLACE", "REPLACE"])
+def test_replace_is_refused_on_sqlite(coordinator, table, verb):
+    """SQLite's REPLACE deletes the old row without firing the delete trigger."""
+    if connection.vendor != "sqlite":
+        pytest.skip("REPLACE is SQLite's; an upsert's update on PostgreSQL fires the trigger")
+    make_events(1, coordinator)
+    with auditlog_registered():
+        SecretNote.objects.create(title="x")
+    columns, row = _first_row(table)
+    _refused(_insert_sql(verb, table, columns), row)
+    assert _first_row(table) == (columns, row)
+
+
+@pytest.mark.parametrize("table", triggers.AUDIT_TABLES)
+def test_upsert_is_refused_on_postgresql(coordinator, table):
+    if connection.vendor != "postgresql":
+        pytest.skip("the upsert of PostgreSQL")
+    make_events(1, coordinator)
+    with auditlog_registered():
+        SecretNote.objects.create(title="x")
+    columns, row = _first_row(table)
+    _refused(_insert_sql("INSERT", table, columns,
+                         " ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id"), row)
+    assert _first_row(table) == (columns, row)
+
+
+@pytest.mark.parametrize("clash", ["position", "record"])
+def test_replace_of_a_chain_link_by_a_unique_key_is_refused_on_sqlite(coordinator, clash):
+    if connection.vendor != "sqlite":
+        pytest.skip("REPLACE is SQLite's")
+    make_events(2, coordinator)
+    first = ChainLink.objects.order_by("seq").first()
+    stray = AccessEvent.objects.create(action="view", outcome="allowed")
+    seq, record_id = (first.seq, stray.pk) if clash == "position" else (99, first.record_id)
+    _refused("REPLACE INTO audit_chainlink (id, chain, seq, record_type, record_id, prev_hash, "
+             "hash) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+             [first.pk + 1000, first.chain, seq, "access", record_id, chain.GENESIS, "f" * 64])
+    assert ChainLink.objects.filter(pk=first.pk).exists()
+    assert chain.verify().links == 2
 
 
 def test_truncate_is_refused_on_postgresql(coordinator):
@@ -413,9 +606,44 @@ class ConcurrentWriterTests(AuditTablesFlushable, TransactionTestCase):
         self.assert_unbroken(self.run_writers())
         assert set(ChainLink.objects.values_list("chain", flat=True)) == {0}
 
-    @override_settings(SSPF_AUDIT_CHAINS=3)
-    def test_concurrent_writers_on_several_chains(self):
-        self.assert_unbroken(self.run_writers())
+    @override_settings(SSPF_AUDIT_CHAINS=4)
+    def test_concurrent_writers_spread_over_several_chains(self):
+        self.assert_unbroken(self.run_writers(threads=8))
+        assert set(ChainLink.objects.values_list("chain", flat=True)) == {0, 1, 2, 3}
+
+
+class ChainPerTransactionTests(AuditTablesFlushable, TransactionTestCase):
+    """Transactions that commit for real, on either database."""
+
+    def chains_of(self, written):
+        return {link.chain for link in ChainLink.objects.filter(
+            record_type="access", record_id__in=[e.pk for e in written])}
+
+    @override_settings(SSPF_AUDIT_CHAINS=4)
+    def test_a_transaction_keeps_one_chain_and_the_next_takes_another(self):
+        per_transaction = []
+        for _ in range(4):
+            with transaction.atomic():
+                written = [audit.record(action=Action.VIEW, object_id=1)]
+                with transaction.atomic():  # a savepoint that is kept
+                    written.append(audit.record(action=Action.VIEW, object_id=2))
+                written += audit.record_many([{"action": Action.LIST, "object_id": 3}] * 2)
+            per_transaction.append(self.chains_of(written))
+        assert all(len(chains) == 1 for chains in per_transaction)
+        assert set().union(*per_transaction) == {0, 1, 2, 3}
+        assert chain.verify().ok
+
+    @override_settings(SSPF_AUDIT_CHAINS=4)
+    def test_a_rolled_back_first_record_lets_the_transaction_pick_again(self):
+        with transaction.atomic():
+            with pytest.raises(DatabaseError), transaction.atomic():
+                audit.record(action=Action.VIEW)
+                rolled_back = ChainLink.objects.latest("id").chain
+                raise DatabaseError("the first record's savepoint is rolled back")
+            event = audit.record(action=Action.VIEW)
+            again = audit.record(action=Action.VIEW)
+        assert self.chains_of([event]) == self.chains_of([again]) != {rolled_back}
+        assert chain.verify().ok
 
 
 # --- Nightly verification ---------------------------------------------------------------
@@ -511,6 +739,40 @@ def test_change_history_masks_encrypted_fields_and_records_the_actor(coordinator
     assert "title" not in entries[1].changes
     assert ChainLink.objects.filter(record_type="change").count() == 2
     assert chain.verify().ok
+
+
+def _test_number(yymmdd, serial="980"):
+    from sspf.personnummer import luhn_ok
+
+    digit = next(d for d in range(10) if luhn_ok(f"{yymmdd}{serial}{d}"))
+    return f"20{yymmdd}-{serial}{digit}"
+
+
+def test_change_history_holds_no_blind_index(demo, client):
+    from cases.models import Case, Guardian, Youth
+
+    log_in_verified(client, demo["koordinator"])
+    client.post("/arenden/nytt/", {"personnummer": _test_number("120707"),
+                                   "first_name": "Ny", "last_name": "Ungdom", "area": "Centrum"})
+    case = Case.objects.latest("id")
+    client.post(f"/arenden/{case.pk}/vardnadshavare/ny/", {
+        "personnummer": demo.pnr["Johan"], "first_name": "Ali", "last_name": "Exempelsson",
+        "custodian": "on", "version": case.version})
+    case.refresh_from_db()
+    client.post(f"/arenden/{case.pk}/andra/", {"area": "Norr", "version": case.version})
+    assert Guardian.objects.filter(youth=case.youth).exists()
+    indexes = {*Youth.objects.values_list("personnummer_index", flat=True),
+               *Guardian.objects.values_list("personnummer_index", flat=True),
+               *Case.objects.values_list("youth_index", flat=True)}
+    entries = list(LogEntry.objects.all())
+    kinds = {(e.content_type.model, e.action) for e in entries}
+    assert {("case", LogEntry.Action.CREATE), ("case", LogEntry.Action.UPDATE),
+            ("youth", LogEntry.Action.CREATE), ("guardian", LogEntry.Action.CREATE)} <= kinds
+    for entry in entries:
+        dump = (f"{entry.changes} {entry.changes_text} {entry.serialized_data} "
+                f"{entry.object_repr} {entry.additional_data}")
+        assert not [index for index in indexes if index in dump], entry.changes
+        assert not re.search(r"[0-9a-f]{64}", dump), entry.changes  # nor any other digest
 
 
 # --- Admin listing ----------------------------------------------------------------------

@@ -122,6 +122,25 @@ def test_a_typed_unknown_name_is_locked_out_but_never_stored(client, db):
     assert AccessAttempt.objects.get().username.startswith("okänt-")
 
 
+def test_a_nul_in_user_agent_or_accept_header_still_counts_failures_and_locks(client,
+                                                                               coordinator):
+    from axes.models import AccessAttempt
+
+    from audit.models import AccessEvent
+
+    headers = {"HTTP_USER_AGENT": "Läsare\x00/1.0", "HTTP_ACCEPT": "text/html\x00"}
+    answers = [client.post(reverse("login"), {"username": "alice", "password": "wrong"},
+                           **headers).status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 200, 429]  # the fifth failure locks
+    attempt = AccessAttempt.objects.get()
+    assert attempt.failures_since_start == 5
+    assert "\x00" not in attempt.user_agent + attempt.http_accept
+    assert client.post(reverse("login"), {"username": "alice", "password": PASSWORD},
+                       **headers).status_code == 429
+    assert AccessEvent.objects.filter(action="login_failed").count() >= 5
+    assert AccessEvent.objects.filter(action="lockout").exists()
+
+
 def test_four_failures_do_not_lock(client, coordinator):
     for _ in range(4):
         password_step(client, "alice", "wrong-password")

@@ -52,6 +52,17 @@ def test_expired_token_is_refused(coordinator):
     assert AccessEvent.objects.filter(action="login_failed", purpose="API token refused").exists()
 
 
+def test_a_refused_token_is_credited_to_nobody_not_the_browser_session(client, coordinator):
+    log_in_verified(client, coordinator)
+    response = client.get("/api/v1/me/", HTTP_AUTHORIZATION="Token sspf_not-a-real-key")
+    assert response.status_code == 401
+    (event,) = AccessEvent.objects.filter(action="login_failed")
+    assert (event.actor_id, event.actor_username, event.outcome) == (None, "", "denied")
+    assert event.purpose == "API token refused"
+    assert not AccessEvent.objects.filter(actor_id=coordinator.pk,
+                                          action="login_failed").exists()
+
+
 def test_token_of_a_deactivated_account_is_refused(coordinator):
     out = io.StringIO()
     call_command("issue_token", "alice", stdout=out)

@@ -23,7 +23,8 @@ class Command(BaseCommand):
         result = chain.verify(expect_heads=expect_head)
         absent = triggers.missing(connection)
         if absent:
-            self.stderr.write(f"BROKEN: append-only trigger(s) missing: {', '.join(absent)}")
+            self.stderr.write(
+                f"BROKEN: append-only trigger(s) missing or altered: {', '.join(absent)}")
         if result.ok and not absent:
             self.stdout.write(
                 f"OK: {result.links} links verified in {result.chains} chain(s)."
