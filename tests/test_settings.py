@@ -58,6 +58,32 @@ def test_production_refuses_a_malformed_key_in_one_line_without_echoing_it():
     ]
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"SSPF_ENV": "prod"}, "SSPF_ENV must be 'development' or 'production' (or unset)"),
+        ({"SSPF_ENV": "staging"}, "SSPF_ENV must be 'development' or 'production' (or unset)"),
+        ({"DATABASE_URL": "mysqlx://sspf:pw-in-url@db.example.se/sspf"},
+         "DATABASE_URL must be a PostgreSQL URL: postgres://user:password@host:5432/name"),
+        ({"DATABASE_URL": "mysql://sspf:pw-in-url@db.example.se/sspf"},
+         "DATABASE_URL must be a PostgreSQL URL: postgres://user:password@host:5432/name"),
+        ({"DATABASE_URL": "postgres://sspf:pw-in-url@db.example.se:port/sspf"},
+         "DATABASE_URL must be a PostgreSQL URL: postgres://user:password@host:5432/name"),
+        ({"SSPF_AUDIT_CHAINS": "two"}, "SSPF_AUDIT_CHAINS must be a whole number, 1 or more"),
+        ({"SSPF_AUDIT_CHAINS": "0"}, "SSPF_AUDIT_CHAINS must be a whole number, 1 or more"),
+        ({"EMAIL_PORT": "smtp"}, "EMAIL_PORT must be a whole number, 1–65535"),
+        ({"EMAIL_PORT": "70000"}, "EMAIL_PORT must be a whole number, 1–65535"),
+        ({"DJANGO_ALLOWED_HOSTS": ","}, "DJANGO_ALLOWED_HOSTS names no host"),
+        ({"DJANGO_ALLOWED_HOSTS": " , ,"}, "DJANGO_ALLOWED_HOSTS names no host"),
+    ],
+)
+def test_a_bad_configuration_value_is_refused_in_one_line(override, message):
+    result = run_manage("check", env=dict(PRODUCTION_ENV, **override))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"Configuration error: {message}"]
+    assert "pw-in-url" not in result.stderr + result.stdout
+
+
 def test_short_key_is_refused():
     short = base64.b64encode(b"k" * 16).decode()
     result = run_manage("check", env=dict(PRODUCTION_ENV, SSPF_INDEX_KEY=short))
@@ -82,3 +108,14 @@ def test_production_turns_debug_off_and_uses_postgres():
     assert result.stdout.split()[-4:] == [
         "False", "django.db.backends.postgresql", "Europe/Stockholm", "sv"
     ]
+
+
+def test_beat_keeps_its_schedule_in_the_var_folder_it_creates(tmp_path):
+    var_dir = tmp_path / "elsewhere" / "var"
+    env = {k: PRODUCTION_ENV[k] for k in ("DJANGO_SECRET_KEY", "SSPF_FIELD_KEYS",
+                                         "SSPF_INDEX_KEY")}
+    code = "from sspf.celery import app; print(app.conf.beat_schedule_filename)"
+    result = run_manage("shell", "-c", code, env=dict(env, SSPF_VAR_DIR=str(var_dir)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == str(var_dir / "celerybeat-schedule")
+    assert var_dir.is_dir()
