@@ -21,6 +21,7 @@ from sspf.keys import KeyConfigError, decode_key, development_keys, parse_key_ri
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SSPF_VAR_DIR", BASE_DIR / "var"))
+SQLITE_PATH = VAR_DIR / "sspf.sqlite3"  # the database without DATABASE_URL
 
 
 
@@ -65,7 +66,12 @@ if PRODUCTION:
 else:
     _secrets = {name: _env(name) for name in PRODUCTION_REQUIRED}
     if not all(_secrets[n] for n in ("DJANGO_SECRET_KEY", "SSPF_FIELD_KEYS", "SSPF_INDEX_KEY")):
-        _dev = development_keys(VAR_DIR)
+        try:
+            _dev = development_keys(
+                VAR_DIR, database=None if _secrets["DATABASE_URL"] else SQLITE_PATH
+            )
+        except KeyConfigError as exc:
+            raise _ConfigurationError(str(exc)) from None
         _secrets = {name: _secrets[name] or _dev.get(name, "") for name in PRODUCTION_REQUIRED}
 
 try:
@@ -175,7 +181,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "sspf.sqlite3",
+            "NAME": SQLITE_PATH,
             "OPTIONS": {
                 # Every transaction takes the write lock at once, so audit appends
                 # never race between connections.

@@ -119,3 +119,36 @@ def test_beat_keeps_its_schedule_in_the_var_folder_it_creates(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == str(var_dir / "celerybeat-schedule")
     assert var_dir.is_dir()
+
+
+def _migrated_database(var_dir):
+    import sqlite3
+    from contextlib import closing
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(var_dir / "sspf.sqlite3")) as db, db:
+        db.execute("CREATE TABLE django_migrations (id integer, app text, name text)")
+        db.execute("INSERT INTO django_migrations VALUES (1, 'sspf', '0001_initial')")
+    return var_dir / "sspf.sqlite3"
+
+
+def test_development_keys_are_created_once_beside_an_empty_database(tmp_path):
+    from sspf.keys import development_keys
+
+    (tmp_path / "sspf.sqlite3").touch()
+    keys = development_keys(tmp_path, database=tmp_path / "sspf.sqlite3")
+    assert (tmp_path / "dev-keys.json").exists()
+    assert development_keys(tmp_path, database=tmp_path / "sspf.sqlite3") == keys
+
+
+def test_lost_development_keys_are_not_replaced_while_the_database_holds_data(tmp_path):
+    var_dir = tmp_path / "var"
+    _migrated_database(var_dir)
+    result = run_manage("check", env={"SSPF_VAR_DIR": str(var_dir)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: the development key file dev-keys.json is missing but the "
+        "development database sspf.sqlite3 beside it already holds data, which new keys "
+        "could not open; restore the file (or remove the database to start afresh)"
+    ]
+    assert not (var_dir / "dev-keys.json").exists()
