@@ -3,7 +3,9 @@
 Without any environment the project runs as the embedded default: SQLite and the
 Celery broker in ``var/``, development keys created once in ``var/dev-keys.json``.
 ``SSPF_ENV=production`` turns DEBUG off and refuses to start, with one line naming
-what is missing, unless every secret and key is set in the environment.
+what is missing, unless every secret and key is set in the environment. A value that
+cannot be used stops the process the same way (``Configuration error: …``), never
+with a traceback, and the line never repeats a secret.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from sspf.keys import KeyConfigError, decode_key, development_keys, parse_key_ri
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SSPF_VAR_DIR", BASE_DIR / "var"))
 SQLITE_PATH = VAR_DIR / "sspf.sqlite3"  # the database without DATABASE_URL
-
 
 
 class _ConfigurationError(SystemExit):
@@ -56,6 +57,18 @@ def _env(name: str) -> str:
     return os.environ.get(name, "").strip()
 
 
+def _whole_number(name: str, default: int, *, low: int, high: int | None = None) -> int:
+    text = _env(name)
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        span = f"{low}–{high}" if high is not None else f"{low} or more"
+        raise _ConfigurationError(f"{name} must be a whole number, {span}")
+    return value
+
+
 if PRODUCTION:
     _missing = [name for name in PRODUCTION_REQUIRED if not _env(name)]
     if _missing:
@@ -79,18 +92,6 @@ try:
     SSPF_INDEX_KEY = decode_key(_secrets["SSPF_INDEX_KEY"], setting="SSPF_INDEX_KEY")
 except KeyConfigError as exc:
     raise _ConfigurationError(str(exc)) from None
-
-
-def _whole_number(name: str, default: int, *, low: int, high: int | None = None) -> int:
-    text = _env(name)
-    try:
-        value = int(text) if text else default
-    except ValueError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
-        span = f"{low}–{high}" if high is not None else f"{low} or more"
-        raise _ConfigurationError(f"{name} must be a whole number, {span}")
-    return value
 
 
 SECRET_KEY = _secrets["DJANGO_SECRET_KEY"]
@@ -166,7 +167,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 if _secrets["DATABASE_URL"]:
-    # The message names the scheme at most, never the URL: it may hold a password.
+    # The message never repeats the URL: it may hold a password.
     try:
         _database = dj_database_url.parse(_secrets["DATABASE_URL"], conn_max_age=60)
     except ValueError:
