@@ -26,12 +26,12 @@ lint: $(STAMP)
 check: test lint
 
 # Web server and a Celery worker with beat on the serverless broker; Ctrl-C stops both.
+# Beat's schedule file lies in the var folder (SSPF_VAR_DIR), set in sspf/settings.py.
 demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@trap 'kill $$celery_pid 2>/dev/null; wait $$celery_pid 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/celery -A sspf worker --beat --loglevel INFO --concurrency 1 \
-		--schedule var/celerybeat-schedule & celery_pid=$$!; \
+	$(VENV)/bin/celery -A sspf worker --beat --loglevel INFO --concurrency 1 & celery_pid=$$!; \
 	$(PY) manage.py runserver 127.0.0.1:8000
 
 # Needs GNU gettext (msgfmt); the compiled catalogues are committed.

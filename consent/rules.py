@@ -27,6 +27,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+# One way to count age for the whole project (the 29 February rule is in its docstring).
+from sspf.personnummer import age_on
+
 ADULT_AGE = 18
 CATEGORIES = ("basic", "school", "social", "police", "leisure", "health")
 
@@ -79,13 +82,6 @@ class Scope:
             and viewer_org in self.organisations
             and category in self.categories
         )
-
-
-def age_on(birth_date: date, day: date) -> int:
-    years = day.year - birth_date.year
-    if (day.month, day.day) < (birth_date.month, birth_date.day):
-        years -= 1
-    return years
 
 
 def required_givers(*, birth_date: date, custodian_ids: Iterable[int], own_consent_age: int,

@@ -13,6 +13,11 @@ Written here rather than taken from a field-encryption package because none of t
 maintained ones binds table and column as associated data together with a key ring
 and a refusal of lookups; the cryptography itself is ``cryptography``'s AESGCM.
 
+A system check (``stored_values_open``) makes ``check``, ``migrate`` and ``runserver``
+stop when the key ring cannot open what is stored: a key id missing from the ring, or
+a key that is not the one the values were sealed with (a lost development key file, a
+key dropped before ``rotate_keys`` ran, a mistyped key).
+
 Nothing here may log, print or put into an exception message a plaintext or a key.
 """
 
@@ -26,11 +31,15 @@ from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.apps import apps
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import FieldError
 from django.core.signals import setting_changed
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, transaction
 from django.dispatch import receiver
+
+from sspf.keys import KEY_ID_PATTERN
 
 NONCE_BYTES = 12
 SEPARATOR = "$"
@@ -42,6 +51,8 @@ class DecryptionError(Exception):
 
 
 class KeyRing:
+    """The field keys by id; seals with the newest, opens with the one a value names."""
+
     def __init__(self, keys: list[tuple[str, bytes]]):
         if not keys:
             raise ValueError("the key ring is empty")
@@ -85,6 +96,8 @@ class KeyRing:
             raise DecryptionError(f"{context}: value sealed under an unknown key id")
         return self._open(key_id.decode("ascii", "replace"), raw, context)
 
+    def holds(self, key_id: str) -> bool:
+        return key_id in self._ciphers
 
 
 @lru_cache(maxsize=1)
@@ -188,3 +201,114 @@ class EncryptedBinaryField(EncryptedFieldMixin, models.BinaryField):
 
 def encrypted_fields(model) -> list[models.Field]:
     return [f for f in model._meta.concrete_fields if getattr(f, "encrypted", False)]
+
+
+# Values read per encrypted column from each end of its table (by primary key): the
+# oldest rows show a key dropped before rotation, the newest a lost or mistyped key.
+# Two index-ordered, limited queries per column keep the check cheap on any size.
+CHECK_SAMPLE = 20
+_ID_PREFIX = 34  # a key id (at most 32 characters) and the separator fit
+
+
+@checks.register("sspf")
+def stored_values_open(app_configs=None, databases=None, **kwargs):
+    """Every key id found in a sample of stored values is in the ring, and for each
+    column one value per key id opens. A database that cannot be reached, or a table
+    not migrated yet, is left to the commands that need them."""
+    ring = key_ring()
+    models_to_check = (
+        [m for config in app_configs for m in config.get_models()] if app_configs
+        else apps.get_models()
+    )
+    missing: dict[str, str] = {}  # key id -> first column seen under it
+    wrong: dict[str, str] = {}
+    unnamed: list[str] = []
+    for alias in databases or [DEFAULT_DB_ALIAS]:
+        connection = connections[alias]
+        try:
+            tables = set(connection.introspection.table_names())
+        except DatabaseError:
+            continue
+        for model in models_to_check:
+            if model._meta.proxy or model._meta.db_table not in tables:
+                continue
+            for field in encrypted_fields(model):
+                column = f"{model._meta.db_table}.{field.column}"
+                try:
+                    found = _sampled_key_ids(connection, model, field)
+                except DatabaseError:
+                    continue
+                for key_id, pk in found.items():
+                    if key_id is None:
+                        unnamed.append(column)
+                    elif not ring.holds(key_id):
+                        missing.setdefault(key_id, column)
+                    elif key_id not in wrong and not _opens(connection, model, field, pk):
+                        wrong[key_id] = column
+    errors = [
+        checks.Error(
+            f"Stored values ({column}) are sealed under key id {key_id!r}, which "
+            "SSPF_FIELD_KEYS does not hold.",
+            hint="Put that key back in the ring; remove a key only after rotate_keys.",
+            id="sspf.E001",
+        )
+        for key_id, column in sorted(missing.items())
+    ]
+    errors += [
+        checks.Error(
+            f"The key with id {key_id!r} in SSPF_FIELD_KEYS does not open the values "
+            f"sealed under that id ({column}): it is not the key they were sealed with.",
+            hint="Restore the key these values were sealed with.",
+            id="sspf.E002",
+        )
+        for key_id, column in sorted(wrong.items())
+    ]
+    if unnamed:
+        errors.append(checks.Error(
+            f"Stored values ({unnamed[0]}) carry no key id: they were not sealed by "
+            "this application.",
+            id="sspf.E003",
+        ))
+    return errors
+
+
+def _sampled_key_ids(connection, model, field) -> dict[str | None, object]:
+    """Key ids in the sampled values of one column, each with the pk of one value."""
+    quote = connection.ops.quote_name
+    table, column = quote(model._meta.db_table), quote(field.column)
+    pk = quote(model._meta.pk.column)
+    found: dict[str | None, object] = {}
+    for order in ("ASC", "DESC"):
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {pk}, SUBSTR({column}, 1, {_ID_PREFIX}) FROM {table} "  # noqa: S608
+                f"WHERE {column} IS NOT NULL ORDER BY {pk} {order} LIMIT {CHECK_SAMPLE}"
+            )
+            for row_pk, head in cursor.fetchall():
+                found.setdefault(_key_id(head), row_pk)
+    return found
+
+
+def _key_id(head) -> str | None:
+    if not isinstance(head, str):
+        head = bytes(head).decode("ascii", "replace")
+    key_id, sep, _rest = head.partition(SEPARATOR)
+    return key_id if sep and KEY_ID_PATTERN.match(key_id) else None
+
+
+def _opens(connection, model, field, pk) -> bool:
+    quote = connection.ops.quote_name
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {quote(field.column)} FROM {quote(model._meta.db_table)} "  # noqa: S608
+            f"WHERE {quote(model._meta.pk.column)} = %s",
+            [pk],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] is None:  # changed since it was sampled
+        return True
+    try:
+        field.from_db_value(row[0], None, connection)
+    except DecryptionError:
+        return False
+    return True

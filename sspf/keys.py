@@ -14,11 +14,13 @@ import json
 import os
 import re
 import secrets
+import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 
 KEY_BYTES = 32
-_KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class KeyConfigError(ValueError):
@@ -42,7 +44,7 @@ def parse_key_ring(value: str, *, setting: str = "SSPF_FIELD_KEYS") -> list[tupl
         if not part:
             continue
         key_id, sep, key = part.partition(":")
-        if not sep or not _KEY_ID.match(key_id):
+        if not sep or not KEY_ID_PATTERN.match(key_id):
             raise KeyConfigError(
                 f"{setting}: expected comma-separated id:key pairs, "
                 "the id made of letters, digits, '-' or '_'"
@@ -59,15 +61,23 @@ def new_key() -> str:
     return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()
 
 
-def development_keys(var_dir: Path) -> dict[str, str]:
+def development_keys(var_dir: Path, *, database: Path | None = None) -> dict[str, str]:
     """Return the development secrets, creating them once in ``var/dev-keys.json``.
 
     The file is git-ignored and readable by its owner only. It exists so that the
-    embedded default runs without any environment; production never reads it.
+    embedded default runs without any environment; production never reads it. When
+    the file is missing but ``database`` (the development SQLite file) already holds
+    data, new keys could open none of it: that is refused instead.
     """
     path = var_dir / "dev-keys.json"
     if path.exists():
         return json.loads(path.read_text())
+    if database is not None and _holds_data(database):
+        raise KeyConfigError(
+            f"the development key file {path.name} is missing but the development "
+            f"database {database.name} beside it already holds data, which new keys "
+            "could not open; restore the file (or remove the database to start afresh)"
+        )
     var_dir.mkdir(parents=True, exist_ok=True)
     keys = {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -83,3 +93,20 @@ def development_keys(var_dir: Path) -> dict[str, str]:
         file=sys.stderr,
     )
     return keys
+
+
+def _holds_data(database: Path) -> bool:
+    """Whether the SQLite file has been migrated, and so may hold sealed values. One
+    that cannot be read counts as holding data: new keys are no answer to it either."""
+    if not database.exists() or database.stat().st_size == 0:
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            tables = db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                "AND name = 'django_migrations'"
+            ).fetchone()[0]
+            return bool(tables) and db.execute(
+                "SELECT count(*) FROM django_migrations").fetchone()[0] > 0
+    except sqlite3.Error:
+        return True

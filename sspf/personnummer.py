@@ -5,7 +5,12 @@ Accepted forms: ``YYMMDD-NNNN``, ``YYMMDD+NNNN`` (the person has turned 100),
 is a real calendar date not in the future (for a samordningsnummer the day is the
 birth day plus 60) and its last digit is the Luhn check digit over the ten digits
 ``YYMMDDNNN``. Sources: Skatteverket, "Personnummer" (SKV 704) and
-"Samordningsnummer" (SKV 707); folkbokföringslagen (1991:481) 18 §.
+"Samordningsnummer" (SKV 707); folkbokföringslagen (1991:481) 18 §. Personnummer were
+introduced in 1947 for everyone then registered, so no holder was born before 1800:
+the birth year lies in the 1800s, 1900s or 2000s, and a twelve-digit form with any
+other century is refused.
+
+Ages follow Swedish time reckoning (see ``age_on``).
 
 Written here rather than taken from python-stdnum or ``personnummer`` because both
 read the century from today's clock and the first rejects samordningsnummer; we need
@@ -16,6 +21,7 @@ Error messages never repeat the number itself.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -27,10 +33,28 @@ from django.utils.translation import gettext as _
 _PATTERN = re.compile(r"^(?P<century>\d{2})?(?P<yymmdd>\d{6})(?P<sep>[-+]?)(?P<serial>\d{4})$",
                       re.ASCII)
 COORDINATION_OFFSET = 60
+CENTURIES = (18, 19, 20)  # of the birth year; see the module docstring
 
 
 class InvalidIdentityNumber(ValueError):
     pass
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Completed years on ``day`` of a person born on ``birth_date``.
+
+    The age is reached on the birthday. For someone born on 29 February that day is
+    28 February in a year without 29 February: lag (1930:173) om beräkning av
+    lagstadgad tid, 1 §, ends a period counted in years on the day of the last month
+    with the same number, and where that month has no such day, on its last day.
+    Pure: no clock and no database, so consent.rules can use it too.
+    """
+    years = day.year - birth_date.year
+    last_day = calendar.monthrange(day.year, birth_date.month)[1]
+    birthday = date(day.year, birth_date.month, min(birth_date.day, last_day))
+    if day < birthday:
+        years -= 1
+    return years
 
 
 @dataclass(frozen=True)
@@ -49,10 +73,7 @@ class IdentityNumber:
         return f"{self.normalised[:8]}-{self.normalised[8:]}"
 
     def age_on(self, day: date) -> int:
-        years = day.year - self.birth_date.year
-        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
-            years -= 1
-        return years
+        return age_on(self.birth_date, day)
 
     def __str__(self) -> str:  # never rendered by accident with the number in it
         return "IdentityNumber(…)"
@@ -99,7 +120,7 @@ def parse(value: str, *, today: date | None = None) -> IdentityNumber:
     coordination = day > COORDINATION_OFFSET
     real_day = day - COORDINATION_OFFSET if coordination else day
 
-    latest = today  # the latest possible birth date
+    oldest = 0  # the person's age on the birth date tried must be at least this
     if match["century"]:
         years = [int(match["century"] + yymmdd[:2])]
     else:
@@ -109,7 +130,7 @@ def parse(value: str, *, today: date | None = None) -> IdentityNumber:
         years = [year, year - 100]
         if sep == "+":
             years = [year - 100, year - 200]
-            latest = _years_before(today, 100)
+            oldest = 100
 
     birth = None
     for year in years:
@@ -117,23 +138,16 @@ def parse(value: str, *, today: date | None = None) -> IdentityNumber:
             candidate = date(year, month, real_day)
         except ValueError:
             break
-        if candidate <= latest:
+        if candidate <= today and age_on(candidate, today) >= oldest:
             birth = candidate
             break
-    if birth is None:
+    if birth is None or birth.year // 100 not in CENTURIES:
         raise InvalidIdentityNumber(_("Numret innehåller inget giltigt födelsedatum."))
     if not luhn_ok(yymmdd + serial):
         raise InvalidIdentityNumber(_("Kontrollsiffran stämmer inte. Kontrollera numret."))
 
     normalised = f"{birth.year:04d}{month:02d}{day:02d}{serial}"
     return IdentityNumber(normalised=normalised, birth_date=birth, coordination=coordination)
-
-
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
 
 
 def normalise(value: str, *, today: date | None = None) -> str:

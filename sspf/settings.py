@@ -3,7 +3,9 @@
 Without any environment the project runs as the embedded default: SQLite and the
 Celery broker in ``var/``, development keys created once in ``var/dev-keys.json``.
 ``SSPF_ENV=production`` turns DEBUG off and refuses to start, with one line naming
-what is missing, unless every secret and key is set in the environment.
+what is missing, unless every secret and key is set in the environment. A value that
+cannot be used stops the process the same way (``Configuration error: …``), never
+with a traceback, and the line never repeats a secret.
 """
 
 from __future__ import annotations
@@ -21,9 +23,25 @@ from sspf.keys import KeyConfigError, decode_key, development_keys, parse_key_ri
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SSPF_VAR_DIR", BASE_DIR / "var"))
+SQLITE_PATH = VAR_DIR / "sspf.sqlite3"  # the database without DATABASE_URL
 
-SSPF_ENV = os.environ.get("SSPF_ENV", "development").strip().lower()
+
+class _ConfigurationError(SystemExit):
+    """One line on stderr and exit status 1, instead of a traceback."""
+
+    def __init__(self, message: str):
+        super().__init__(f"Configuration error: {message}")
+
+
+SSPF_ENV = os.environ.get("SSPF_ENV", "").strip().lower() or "development"
+if SSPF_ENV not in ("development", "production"):
+    # A typo must not quietly run a production host as development (DEBUG on,
+    # generated keys).
+    raise _ConfigurationError("SSPF_ENV must be 'development' or 'production' (or unset)")
 PRODUCTION = SSPF_ENV == "production"
+if not PRODUCTION:
+    # The embedded default keeps its database, broker, keys and beat schedule here.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 PRODUCTION_REQUIRED = (
     "DJANGO_SECRET_KEY",
@@ -39,29 +57,48 @@ def _env(name: str) -> str:
     return os.environ.get(name, "").strip()
 
 
+def _whole_number(name: str, default: int, *, low: int, high: int | None = None) -> int:
+    text = _env(name)
+    try:
+        value = int(text) if text else default
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        span = f"{low}–{high}" if high is not None else f"{low} or more"
+        raise _ConfigurationError(f"{name} must be a whole number, {span}")
+    return value
+
+
 if PRODUCTION:
     _missing = [name for name in PRODUCTION_REQUIRED if not _env(name)]
     if _missing:
-        raise SystemExit(
-            "Configuration error: SSPF_ENV=production needs these environment variables: "
-            + ", ".join(_missing)
+        raise _ConfigurationError(
+            "SSPF_ENV=production needs these environment variables: " + ", ".join(_missing)
         )
     _secrets = {name: _env(name) for name in PRODUCTION_REQUIRED}
 else:
     _secrets = {name: _env(name) for name in PRODUCTION_REQUIRED}
     if not all(_secrets[n] for n in ("DJANGO_SECRET_KEY", "SSPF_FIELD_KEYS", "SSPF_INDEX_KEY")):
-        _dev = development_keys(VAR_DIR)
+        try:
+            _dev = development_keys(
+                VAR_DIR, database=None if _secrets["DATABASE_URL"] else SQLITE_PATH
+            )
+        except KeyConfigError as exc:
+            raise _ConfigurationError(str(exc)) from None
         _secrets = {name: _secrets[name] or _dev.get(name, "") for name in PRODUCTION_REQUIRED}
 
 try:
     SSPF_FIELD_KEYS = parse_key_ring(_secrets["SSPF_FIELD_KEYS"])
     SSPF_INDEX_KEY = decode_key(_secrets["SSPF_INDEX_KEY"], setting="SSPF_INDEX_KEY")
 except KeyConfigError as exc:
-    raise SystemExit(f"Configuration error: {exc}") from None
+    raise _ConfigurationError(str(exc)) from None
+
 
 SECRET_KEY = _secrets["DJANGO_SECRET_KEY"]
 DEBUG = not PRODUCTION and _env("DJANGO_DEBUG").lower() not in ("0", "false", "no")
 ALLOWED_HOSTS = [h.strip() for h in _secrets["DJANGO_ALLOWED_HOSTS"].split(",") if h.strip()]
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise _ConfigurationError("DJANGO_ALLOWED_HOSTS names no host")
 if not PRODUCTION:
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "testserver"]
 
@@ -131,13 +168,22 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 if _secrets["DATABASE_URL"]:
-    DATABASES = {"default": dj_database_url.parse(_secrets["DATABASE_URL"], conn_max_age=60)}
+    # The message never repeats the URL: it may hold a password.
+    try:
+        _database = dj_database_url.parse(_secrets["DATABASE_URL"], conn_max_age=60)
+    except ValueError:
+        _database = {}
+    # Only PostgreSQL: the SQLite default needs the options below (audit appends).
+    if _database.get("ENGINE") != "django.db.backends.postgresql":
+        raise _ConfigurationError(
+            "DATABASE_URL must be a PostgreSQL URL: postgres://user:password@host:5432/name"
+        )
+    DATABASES = {"default": _database}
 else:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "sspf.sqlite3",
+            "NAME": SQLITE_PATH,
             "OPTIONS": {
                 # Every transaction takes the write lock at once, so audit appends
                 # never race between connections.
@@ -191,7 +237,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 # Lockout counts per account, not per address: a municipality's staff share a few NAT
-# addresses, and an address lockout would shut a whole office out. Hence axes.W006.
+# addresses, and an address lockout would shut a whole office out. django-axes has one
+# AXES_FAILURE_LIMIT for every lockout parameter, so a second, higher limit per address
+# is not possible there; adding "ip_address" would lock an office out after five typos.
+# Hence axes.W006 is silenced. What stands against guessing from one address across many
+# accounts: the TOTP second factor (a guessed password alone opens nothing, and
+# django-otp throttles wrong codes), every failure in the audit log with its address,
+# and per-address rate limiting of POST /login/ at the reverse proxy, which the README
+# makes a deployment requirement.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # Client address: from the configured proxy header only, else the socket peer.
@@ -260,6 +313,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 CELERY_BROKER_URL = (
     _secrets["CELERY_BROKER_URL"] or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 )
+# Beat keeps its schedule state next to the other files of this installation.
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
@@ -277,12 +332,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Audit ----------------------------------------------------------------------------------
 # Independent hash chains; more chains let more transactions append at once (audit/chain.py).
-SSPF_AUDIT_CHAINS = int(_env("SSPF_AUDIT_CHAINS") or 1)
+SSPF_AUDIT_CHAINS = _whole_number("SSPF_AUDIT_CHAINS", 1, low=1)
 
 # --- E-mail (notifications only; they never carry personal data) ---------------------
 SSPF_NOTIFY_BY_EMAIL = _env("SSPF_NOTIFY_BY_EMAIL").lower() in ("1", "true", "yes")
 EMAIL_HOST = _env("EMAIL_HOST") or "localhost"
-EMAIL_PORT = int(_env("EMAIL_PORT") or 25)
+EMAIL_PORT = _whole_number("EMAIL_PORT", 25, low=1, high=65535)
 EMAIL_HOST_USER = _env("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = _env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = _env("EMAIL_USE_TLS").lower() in ("1", "true", "yes")

@@ -144,3 +144,102 @@ def test_key_ring_cache_follows_settings(settings):
     assert key_ring().current_id == "test1"
     settings.SSPF_FIELD_KEYS = [NEW_KEY]
     assert key_ring().current_id == "k2"
+
+
+# --- the system check: the key ring opens what is stored ---------------------------------
+
+def _key_check_messages():
+    from sspf.crypto import stored_values_open
+
+    return [(e.id, e.msg) for e in stored_values_open(databases=["default"])]
+
+
+def _assert_no_key_material(text, settings):
+    for _key_id, key in [*settings.SSPF_FIELD_KEYS, NEW_KEY, ("test1", TEST1_KEY)]:
+        assert base64.b64encode(key).decode() not in text
+        assert key.decode("latin-1") not in text
+
+
+TEST1_KEY = b"test-field-key-of-32-bytes-long!"
+
+
+@pytest.mark.django_db
+def test_key_check_passes_when_the_ring_opens_every_stored_value(settings):
+    SecretNote.objects.create(title="Före", body="gammal")
+    settings.SSPF_FIELD_KEYS = [NEW_KEY, *settings.SSPF_FIELD_KEYS]
+    SecretNote.objects.create(title="Efter", body="ny")
+    assert _key_check_messages() == []
+
+
+@pytest.mark.django_db
+def test_key_check_names_a_key_id_dropped_before_rotation(settings):
+    SecretNote.objects.create(title="Före", body="gammal")
+    settings.SSPF_FIELD_KEYS = [NEW_KEY]  # test1 dropped, rotate_keys never ran
+    SecretNote.objects.create(title="Efter", body="ny")
+    messages = _key_check_messages()
+    assert [m[0] for m in messages] == ["sspf.E001"]
+    assert "'test1'" in messages[0][1] and "test_secret_note." in messages[0][1]
+    assert "\n" not in messages[0][1]
+    _assert_no_key_material(messages[0][1], settings)
+
+
+@pytest.mark.django_db
+def test_key_check_names_a_key_that_is_not_the_one_values_were_sealed_with(settings):
+    SecretNote.objects.create(title="Anna", body="hemligt")
+    settings.SSPF_FIELD_KEYS = [("test1", b"w" * 32)]  # same id, mistyped key
+    messages = _key_check_messages()
+    assert [m[0] for m in messages] == ["sspf.E002"]
+    assert "'test1'" in messages[0][1]
+    assert "Anna" not in messages[0][1] and "hemligt" not in messages[0][1]
+    _assert_no_key_material(messages[0][1], settings)
+
+
+def test_key_check_reads_binary_columns_too(demo, settings):
+    from consent.services import document_attach, grant_record
+
+    lead, elsa = demo["koordinator"], demo.cases["Elsa"]
+    grant = grant_record(user=lead, case_id=elsa.pk, giver_type="youth",
+                         organisations=[lead.organisation_id, demo["polis"].organisation_id],
+                         categories=["health"], purpose="Nyckelkontroll", form="written")
+    settings.SSPF_FIELD_KEYS = [NEW_KEY, *settings.SSPF_FIELD_KEYS]
+    document_attach(user=lead, grant_id=grant.pk, data=b"%PDF-1.7\n" + b"x" * 2000)
+    assert _key_check_messages() == []
+
+    settings.SSPF_FIELD_KEYS = [("test1", TEST1_KEY)]
+    assert _key_check_messages() == [("sspf.E001", (
+        "Stored values (consent_consentdocument.data) are sealed under key id 'k2', "
+        "which SSPF_FIELD_KEYS does not hold."))]
+    settings.SSPF_FIELD_KEYS = [("k2", b"w" * 32), ("test1", TEST1_KEY)]
+    assert [m[0] for m in _key_check_messages()] == ["sspf.E002"]
+    assert "'k2'" in _key_check_messages()[0][1]
+
+
+@pytest.mark.django_db
+def test_manage_py_check_stops_on_a_missing_key(settings):
+    from django.core.management.base import SystemCheckError
+
+    SecretNote.objects.create(body="gammal")
+    settings.SSPF_FIELD_KEYS = [NEW_KEY]
+    with pytest.raises(SystemCheckError) as exc:
+        call_command("check", stdout=io.StringIO(), stderr=io.StringIO())
+    errors = [line for line in str(exc.value).splitlines() if "sspf." in line]
+    assert errors == ["?: (sspf.E001) Stored values (test_secret_note.title) are sealed under "
+                      "key id 'test1', which SSPF_FIELD_KEYS does not hold."]
+    _assert_no_key_material(str(exc.value), settings)
+
+
+@pytest.mark.django_db
+def test_key_check_reads_a_bounded_sample_whatever_the_table_size(settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    SecretNote.objects.create(title="a", body="b", other="c")
+    with CaptureQueriesContext(connection) as few:
+        assert _key_check_messages() == []
+    SecretNote.objects.bulk_create(
+        [SecretNote(title="a", body="b", other="c") for _ in range(120)])
+    with CaptureQueriesContext(connection) as many:
+        assert _key_check_messages() == []
+    assert len(many) == len(few)
+    sampled = [q["sql"] for q in many if "test_secret_note" in q["sql"] and "LIMIT" in q["sql"]]
+    assert len(sampled) == 2 * 3  # two ends of each of the three encrypted columns

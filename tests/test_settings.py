@@ -58,6 +58,32 @@ def test_production_refuses_a_malformed_key_in_one_line_without_echoing_it():
     ]
 
 
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"SSPF_ENV": "prod"}, "SSPF_ENV must be 'development' or 'production' (or unset)"),
+        ({"SSPF_ENV": "staging"}, "SSPF_ENV must be 'development' or 'production' (or unset)"),
+        ({"DATABASE_URL": "mysqlx://sspf:pw-in-url@db.example.se/sspf"},
+         "DATABASE_URL must be a PostgreSQL URL: postgres://user:password@host:5432/name"),
+        ({"DATABASE_URL": "mysql://sspf:pw-in-url@db.example.se/sspf"},
+         "DATABASE_URL must be a PostgreSQL URL: postgres://user:password@host:5432/name"),
+        ({"DATABASE_URL": "postgres://sspf:pw-in-url@db.example.se:port/sspf"},
+         "DATABASE_URL must be a PostgreSQL URL: postgres://user:password@host:5432/name"),
+        ({"SSPF_AUDIT_CHAINS": "two"}, "SSPF_AUDIT_CHAINS must be a whole number, 1 or more"),
+        ({"SSPF_AUDIT_CHAINS": "0"}, "SSPF_AUDIT_CHAINS must be a whole number, 1 or more"),
+        ({"EMAIL_PORT": "smtp"}, "EMAIL_PORT must be a whole number, 1–65535"),
+        ({"EMAIL_PORT": "70000"}, "EMAIL_PORT must be a whole number, 1–65535"),
+        ({"DJANGO_ALLOWED_HOSTS": ","}, "DJANGO_ALLOWED_HOSTS names no host"),
+        ({"DJANGO_ALLOWED_HOSTS": " , ,"}, "DJANGO_ALLOWED_HOSTS names no host"),
+    ],
+)
+def test_a_bad_configuration_value_is_refused_in_one_line(override, message):
+    result = run_manage("check", env=dict(PRODUCTION_ENV, **override))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"Configuration error: {message}"]
+    assert "pw-in-url" not in result.stderr + result.stdout
+
+
 def test_short_key_is_refused():
     short = base64.b64encode(b"k" * 16).decode()
     result = run_manage("check", env=dict(PRODUCTION_ENV, SSPF_INDEX_KEY=short))
@@ -82,3 +108,47 @@ def test_production_turns_debug_off_and_uses_postgres():
     assert result.stdout.split()[-4:] == [
         "False", "django.db.backends.postgresql", "Europe/Stockholm", "sv"
     ]
+
+
+def test_beat_keeps_its_schedule_in_the_var_folder_it_creates(tmp_path):
+    var_dir = tmp_path / "elsewhere" / "var"
+    env = {k: PRODUCTION_ENV[k] for k in ("DJANGO_SECRET_KEY", "SSPF_FIELD_KEYS",
+                                         "SSPF_INDEX_KEY")}
+    code = "from sspf.celery import app; print(app.conf.beat_schedule_filename)"
+    result = run_manage("shell", "-c", code, env=dict(env, SSPF_VAR_DIR=str(var_dir)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == str(var_dir / "celerybeat-schedule")
+    assert var_dir.is_dir()
+
+
+def _migrated_database(var_dir):
+    import sqlite3
+    from contextlib import closing
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(var_dir / "sspf.sqlite3")) as db, db:
+        db.execute("CREATE TABLE django_migrations (id integer, app text, name text)")
+        db.execute("INSERT INTO django_migrations VALUES (1, 'sspf', '0001_initial')")
+    return var_dir / "sspf.sqlite3"
+
+
+def test_development_keys_are_created_once_beside_an_empty_database(tmp_path):
+    from sspf.keys import development_keys
+
+    (tmp_path / "sspf.sqlite3").touch()
+    keys = development_keys(tmp_path, database=tmp_path / "sspf.sqlite3")
+    assert (tmp_path / "dev-keys.json").exists()
+    assert development_keys(tmp_path, database=tmp_path / "sspf.sqlite3") == keys
+
+
+def test_lost_development_keys_are_not_replaced_while_the_database_holds_data(tmp_path):
+    var_dir = tmp_path / "var"
+    _migrated_database(var_dir)
+    result = run_manage("check", env={"SSPF_VAR_DIR": str(var_dir)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Configuration error: the development key file dev-keys.json is missing but the "
+        "development database sspf.sqlite3 beside it already holds data, which new keys "
+        "could not open; restore the file (or remove the database to start afresh)"
+    ]
+    assert not (var_dir / "dev-keys.json").exists()
