@@ -1,81 +1,166 @@
-"""Database triggers that make the audit tables append-only.
+"""Database triggers that refuse changes to rows that must never change.
 
-Installed by migration on PostgreSQL and SQLite: UPDATE and DELETE (and TRUNCATE on
-PostgreSQL) on the access events, the chain links and django-auditlog's log entries
-are refused by the database itself, whatever code or console issues them. A database
-owner can still drop a trigger; the hash chain is what makes that visible, and
-``missing()`` (run by ``verify_audit`` and the nightly task) names a trigger that is
-gone. On SQLite a migration that rebuilds a table drops its triggers with it, so they
-are installed again after every ``migrate``.
+The audit tables are append-only: UPDATE and DELETE (and TRUNCATE on PostgreSQL) on
+the access events, the chain links and django-auditlog's log entries are refused by
+the database itself, whatever code or console issues them. A database owner can still
+drop a trigger; the hash chain is what makes that visible, and ``missing()`` (run by
+``verify_audit`` and the nightly task) names a trigger that is gone. On SQLite a
+migration that rebuilds a table drops its triggers with it, so they are installed
+again after every ``migrate``.
+
+Other apps guard their own tables with the same machinery: they describe a ``Guard``
+and ``register`` it (the consent app does, for grants and signed forms). Every
+registered guard is installed again after ``migrate`` and checked by ``missing()``.
+This module knows no other app: a guard brings its own tables and SQL.
+
+``lifted()`` is the one sanctioned way past a guard: for one table, inside a
+transaction, and the triggers are back before that transaction commits (DDL is
+transactional on PostgreSQL and SQLite, so no other connection ever sees the table
+unguarded). Key rotation re-encrypts guarded rows through it.
 """
 
 from __future__ import annotations
 
-AUDIT_TABLES = ("audit_accessevent", "audit_chainlink", "auditlog_logentry")
-MESSAGE = "audit tables are append-only"
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
-_PG_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION sspf_audit_append_only() RETURNS trigger AS $$
+from django.db import transaction
+
+VENDORS = ("postgresql", "sqlite")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One trigger as it is created on one database engine."""
+
+    name: str
+    table: str
+    create: str  # the CREATE TRIGGER statement
+
+
+def pg_refusal(function: str, message: str) -> str:
+    """A PostgreSQL trigger function that refuses whatever fired it, naming the
+    operation and the table."""
+    return f"""
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION '{MESSAGE}: % on %', TG_OP, TG_TABLE_NAME;
+    RAISE EXCEPTION '{message}: % on %', TG_OP, TG_TABLE_NAME;
 END;
 $$ LANGUAGE plpgsql;
 """
 
 
-def _statements_install(vendor: str) -> list[str]:
-    statements = []
-    if vendor == "postgresql":
-        statements.append(_PG_FUNCTION)
-        for table in AUDIT_TABLES:
-            statements += [
-                f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION sspf_audit_append_only()",
-                f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION sspf_audit_append_only()",
-            ]
-    elif vendor == "sqlite":
-        for table in AUDIT_TABLES:
-            for op in ("UPDATE", "DELETE"):
-                statements.append(
-                    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END"
-                )
-    else:
-        raise NotImplementedError(f"no append-only triggers for {vendor}")
-    return statements
+def pg_trigger(name: str, table: str, operation: str, function: str, *,
+               when: str = "") -> Trigger:
+    """``operation``: UPDATE, DELETE, UPDATE OR DELETE, INSERT or TRUNCATE; ``when``: a
+    condition on OLD and NEW (no subqueries: PostgreSQL refuses them there)."""
+    level = "STATEMENT" if operation == "TRUNCATE" else "ROW"
+    condition = f" WHEN ({when})" if when else ""
+    return Trigger(name, table, f"CREATE TRIGGER {name} BEFORE {operation} ON {table} "
+                                f"FOR EACH {level}{condition} EXECUTE FUNCTION {function}()")
 
 
-def _statements_remove(vendor: str) -> list[str]:
-    if vendor == "postgresql":
-        return [
-            stmt
-            for table in AUDIT_TABLES
-            for stmt in (
-                f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
-                f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+def sqlite_trigger(name: str, table: str, operation: str, message: str, *,
+                   when: str = "") -> Trigger:
+    """``operation``: UPDATE, DELETE or INSERT; the row is refused when ``when`` holds
+    (always without it)."""
+    condition = f" WHEN {when}" if when else ""
+    return Trigger(name, table, f"CREATE TRIGGER {name} BEFORE {operation} ON {table} "
+                                f"FOR EACH ROW{condition} "
+                                f"BEGIN SELECT RAISE(ABORT, '{message}'); END")
+
+
+def refusing(tables, *, function: str, message: str) -> tuple[list[str], dict]:
+    """PostgreSQL functions and the triggers of both engines that refuse UPDATE, DELETE
+    (and TRUNCATE on PostgreSQL) on ``tables``."""
+    triggers = {
+        "postgresql": [
+            trigger for table in tables for trigger in (
+                pg_trigger(f"{table}_append_only", table, "UPDATE OR DELETE", function),
+                pg_trigger(f"{table}_no_truncate", table, "TRUNCATE", function),
             )
-        ]
-    if vendor == "sqlite":
-        return [
-            f"DROP TRIGGER IF EXISTS {table}_no_{op}"
-            for table in AUDIT_TABLES
-            for op in ("update", "delete")
-        ]
-    raise NotImplementedError(f"no append-only triggers for {vendor}")
+        ],
+        "sqlite": [
+            sqlite_trigger(f"{table}_no_{op.lower()}", table, op, message)
+            for table in tables for op in ("UPDATE", "DELETE")
+        ],
+    }
+    return [pg_refusal(function, message)], triggers
+
+
+@dataclass(frozen=True, eq=False)
+class Guard:
+    """The triggers that keep some tables unchangeable, for each database engine."""
+
+    name: str
+    pg_functions: list[str]
+    triggers: dict[str, list[Trigger]] = field(default_factory=dict)
+
+    def _triggers(self, vendor: str, tables=None) -> list[Trigger]:
+        if vendor not in VENDORS:
+            raise NotImplementedError(f"no {self.name} triggers for {vendor}")
+        return [t for t in self.triggers[vendor] if tables is None or t.table in tables]
+
+    def tables(self, vendor: str) -> set[str]:
+        return {t.table for t in self._triggers(vendor)}
+
+    def expected(self, vendor: str) -> list[str]:
+        return [t.name for t in self._triggers(vendor)]
+
+    def install(self, connection, tables=None) -> None:
+        vendor = connection.vendor
+        with connection.cursor() as cursor:
+            if vendor == "postgresql":
+                for statement in self.pg_functions:
+                    cursor.execute(statement)
+            for trigger in self._triggers(vendor, tables):
+                cursor.execute(_drop(vendor, trigger))
+                cursor.execute(trigger.create)
+
+    def remove(self, connection, tables=None) -> None:
+        """Only for tests, ``lifted()`` and an operator's deliberate, documented
+        maintenance."""
+        with connection.cursor() as cursor:
+            for trigger in self._triggers(connection.vendor, tables):
+                cursor.execute(_drop(connection.vendor, trigger))
+
+    def install_migration(self, apps, schema_editor) -> None:
+        self.install(schema_editor.connection)
+
+    def remove_migration(self, apps, schema_editor) -> None:
+        self.remove(schema_editor.connection)
+
+
+def _drop(vendor: str, trigger: Trigger) -> str:
+    if vendor == "postgresql":
+        return f"DROP TRIGGER IF EXISTS {trigger.name} ON {trigger.table}"
+    return f"DROP TRIGGER IF EXISTS {trigger.name}"
+
+
+AUDIT_TABLES = ("audit_accessevent", "audit_chainlink", "auditlog_logentry")
+MESSAGE = "audit tables are append-only"
+
+AUDIT = Guard("append-only", *refusing(AUDIT_TABLES, function="sspf_audit_append_only",
+                                       message=MESSAGE))
+
+_guards: list[Guard] = [AUDIT]
+
+
+def register(guard: Guard) -> Guard:
+    """Let another app's guard be installed after ``migrate``, checked by ``missing()``
+    and lifted by ``lifted()`` like the audit tables' own."""
+    if guard not in _guards:
+        _guards.append(guard)
+    return guard
 
 
 def expected(vendor: str) -> list[str]:
-    if vendor == "postgresql":
-        return [f"{table}_{kind}" for table in AUDIT_TABLES
-                for kind in ("append_only", "no_truncate")]
-    return [f"{table}_no_{op}" for table in AUDIT_TABLES for op in ("update", "delete")]
+    return [name for guard in _guards for name in guard.expected(vendor)]
 
 
 def missing(connection) -> list[str]:
-    """Names of append-only triggers that are absent (or disabled, on PostgreSQL)."""
+    """Names of guard triggers that are absent (or disabled, on PostgreSQL)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
@@ -87,30 +172,43 @@ def missing(connection) -> list[str]:
 
 
 def install(connection) -> None:
-    with connection.cursor() as cursor:
-        for statement in _statements_install(connection.vendor):
-            cursor.execute(statement)
+    for guard in _guards:
+        guard.install(connection)
 
 
 def remove(connection) -> None:
     """Only for tests and for an operator's deliberate, documented maintenance."""
-    with connection.cursor() as cursor:
-        for statement in _statements_remove(connection.vendor):
-            cursor.execute(statement)
+    for guard in _guards:
+        guard.remove(connection)
 
 
 def reinstall_after_migrate(sender, using, **kwargs) -> None:
     from django.db import connections
 
     connection = connections[using]
-    if connection.vendor in ("postgresql", "sqlite") and set(AUDIT_TABLES) <= set(
-            connection.introspection.table_names()):
-        install(connection)
+    if connection.vendor not in VENDORS:
+        return
+    present = set(connection.introspection.table_names())
+    for guard in _guards:
+        if guard.tables(connection.vendor) <= present:
+            guard.install(connection)
 
 
-def install_migration(apps, schema_editor):
-    install(schema_editor.connection)
+@contextmanager
+def lifted(connection, table: str) -> Iterator[None]:
+    """The guards of ``table`` lifted for the block, inside a transaction that must
+    already be open: they are installed again before the block ends, and if it fails
+    the savepoint's rollback restores them."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("guard triggers are lifted only inside a transaction")
+    guards = [g for g in _guards if table in g.tables(connection.vendor)]
+    with transaction.atomic(using=connection.alias):
+        for guard in guards:
+            guard.remove(connection, tables={table})
+        yield
+        for guard in guards:
+            guard.install(connection, tables={table})
 
 
-def remove_migration(apps, schema_editor):
-    remove(schema_editor.connection)
+install_migration = AUDIT.install_migration
+remove_migration = AUDIT.remove_migration

@@ -128,6 +128,8 @@ def grant_record(
             valid_until=valid_until,
             recorded_by=user,
         )
+        # Before the event: the database closes a grant's organisations once its
+        # recording is audited (consent/triggers.py).
         grant.organisations.set(found)
         audit.record_about(
             grant,

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -790,3 +790,139 @@ def test_document_upload_is_audited_without_personal_data(demo, client):
     recorded = " ".join(str(v) for v in AccessEvent.objects.filter(pk=event.pk).values().get()
                         .values())
     assert not [value for value in personal_strings(elsa) if value in recorded]
+
+
+# --- grants are never edited or deleted, in the database itself -------------------------
+
+
+def refused(sql, params=()):
+    with pytest.raises(DatabaseError) as error, transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    assert "never edited or deleted" in str(error.value)
+
+
+def test_the_database_refuses_to_edit_a_grants_scope(demo):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    refused("UPDATE consent_consentgrant SET categories = %s WHERE id = %s",
+            ['["school", "health"]', grant.pk])
+    refused("UPDATE consent_consentgrant SET valid_until = %s WHERE id = %s",
+            [days_from_today(300), grant.pk])
+    refused("DELETE FROM consent_consentgrant_organisations WHERE consentgrant_id = %s",
+            [grant.pk])
+    refused("INSERT INTO consent_consentgrant_organisations (consentgrant_id, organisation_id)"
+            " VALUES (%s, %s)", [grant.pk, demo["polis"].organisation_id])
+    refused("UPDATE consent_consentgrant_organisations SET organisation_id = %s "
+            "WHERE consentgrant_id = %s", [demo["polis"].organisation_id, grant.pk])
+    grant.refresh_from_db()
+    assert grant.categories == ["school"]
+    assert set(grant.organisations.values_list("pk", flat=True)) == set(
+        orgs(demo, "skolkurator", "socialsekreterare"))
+
+
+def test_the_database_refuses_to_delete_a_grant(demo):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    refused("DELETE FROM consent_consentgrant WHERE id = %s", [grant.pk])
+    with pytest.raises(DatabaseError), transaction.atomic():
+        ConsentGrant.objects.filter(pk=grant.pk).delete()
+    assert ConsentGrant.objects.filter(pk=grant.pk).exists()
+
+
+def test_a_withdrawal_is_stamped_once(demo):
+    lead = demo["koordinator"]
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    services.grant_withdraw(user=lead, grant_id=grant.pk, reason="Ångrar sig")
+    stamped = ConsentGrant.objects.get(pk=grant.pk)
+    assert stamped.withdrawn_at is not None and stamped.withdrawn_by == lead
+    refused("UPDATE consent_consentgrant SET withdrawn_at = %s, withdrawn_by_id = %s "
+            "WHERE id = %s", [timezone.now() + timedelta(days=1), lead.pk, grant.pk])
+    refused("UPDATE consent_consentgrant SET withdrawn_at = NULL, withdrawn_by_id = NULL "
+            "WHERE id = %s", [grant.pk])
+    stamped.withdrawal_reason = "Ett annat skäl"
+    with pytest.raises(DatabaseError), transaction.atomic():
+        stamped.save(update_fields=["withdrawal_reason"])
+    again = ConsentGrant.objects.get(pk=grant.pk)
+    assert (again.withdrawn_at, again.withdrawal_reason) == (stamped.withdrawn_at,
+                                                             "Ångrar sig")
+
+
+def test_a_stamp_cannot_carry_another_change(demo):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    refused("UPDATE consent_consentgrant SET withdrawn_at = %s, withdrawn_by_id = %s, "
+            "form = 'oral' WHERE id = %s", [timezone.now(), demo["koordinator"].pk, grant.pk])
+    refused("UPDATE consent_consentgrant SET withdrawn_at = %s WHERE id = %s",
+            [timezone.now(), grant.pk])  # by nobody
+    assert ConsentGrant.objects.get(pk=grant.pk).withdrawn_at is None
+
+
+def test_the_database_refuses_to_change_or_delete_a_signed_form(demo, client):
+    from consent.models import ConsentDocument
+
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["koordinator"])
+    upload(client, grant, PDF)
+    document = ConsentDocument.objects.get()
+    refused("UPDATE consent_consentdocument SET size = 1 WHERE id = %s", [document.pk])
+    refused("DELETE FROM consent_consentdocument WHERE id = %s", [document.pk])
+    assert ConsentDocument.objects.get().data == PDF
+
+
+def test_truncate_of_consent_tables_is_refused_on_postgresql(demo):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    give_all(demo, demo.cases["Elsa"])
+    with connection.cursor() as cursor:  # the foreign keys checked now, not at commit
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    for table in ("consent_consentgrant", "consent_consentgrant_organisations",
+                  "consent_consentdocument"):
+        refused(f"TRUNCATE {table} CASCADE")
+
+
+def test_the_guard_covers_every_column_of_a_grant():
+    from consent import triggers as consent_triggers
+
+    columns = {f.column for f in ConsentGrant._meta.concrete_fields}
+    assert set(consent_triggers.FIXED_COLUMNS) | set(consent_triggers.STAMP_COLUMNS) == columns
+    assert not set(consent_triggers.FIXED_COLUMNS) & set(consent_triggers.STAMP_COLUMNS)
+
+
+def test_a_missing_consent_trigger_is_named_and_reinstalled_after_migrate(demo):
+    from audit import triggers
+    from consent.triggers import CONSENT
+
+    assert triggers.missing(connection) == []
+    CONSENT.remove(connection)  # restored when the test's transaction rolls back
+    assert triggers.missing(connection) == CONSENT.expected(connection.vendor)
+    triggers.reinstall_after_migrate(sender=None, using="default")
+    assert triggers.missing(connection) == []
+
+
+def test_key_rotation_reseals_grants_and_forms_and_keeps_them_guarded(demo, client,
+                                                                       settings):
+    import io
+
+    from django.core.management import call_command
+
+    from audit import triggers
+    from consent.models import ConsentDocument
+
+    lead = demo["koordinator"]
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    services.grant_withdraw(user=lead, grant_id=grant.pk, reason="Ångrar sig")
+    log_in_verified(client, lead)
+    upload(client, grant, PDF)
+    settings.SSPF_FIELD_KEYS = [("k2", b"n" * 32), *settings.SSPF_FIELD_KEYS]
+    out = io.StringIO()
+    call_command("rotate_keys", stdout=out)
+    assert "consent.ConsentDocument: 1 values re-encrypted" in out.getvalue()
+    settings.SSPF_FIELD_KEYS = [("k2", b"n" * 32)]  # the old key is gone
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT purpose, withdrawal_reason FROM consent_consentgrant "
+                       "WHERE id = %s", [grant.pk])
+        assert all(v.startswith("k2$") for v in cursor.fetchone())
+    again = ConsentGrant.objects.get(pk=grant.pk)
+    assert (again.purpose, again.withdrawal_reason) == (
+        "Samordnade insatser kring skolfrånvaro", "Ångrar sig")
+    assert ConsentDocument.objects.get().data == PDF
+    assert triggers.missing(connection) == []
+    refused("UPDATE consent_consentgrant SET purpose = purpose WHERE id = %s", [grant.pk])
