@@ -926,3 +926,90 @@ def test_key_rotation_reseals_grants_and_forms_and_keeps_them_guarded(demo, clie
     assert ConsentDocument.objects.get().data == PDF
     assert triggers.missing(connection) == []
     refused("UPDATE consent_consentgrant SET purpose = purpose WHERE id = %s", [grant.pk])
+
+
+# --- reminder e-mails survive a failing mail server -------------------------------------
+
+REFUSED_ADDRESSES: set[str] = set()
+
+
+class RefusingBackend:
+    """Delivers to ``mail.outbox`` like the test backend, except that every message to
+    an address in REFUSED_ADDRESSES fails as a refusing mail server would."""
+
+    def __init__(self, *args, **kwargs):
+        from django.core.mail.backends.locmem import EmailBackend
+
+        self.delivering = EmailBackend(*args, **kwargs)
+
+    def send_messages(self, messages):
+        import smtplib
+
+        for message in messages:
+            if set(message.to) & REFUSED_ADDRESSES:
+                raise smtplib.SMTPRecipientsRefused({a: (550, b"no") for a in message.to})
+        return self.delivering.send_messages(messages)
+
+
+def test_reminder_e_mails_are_sent_by_a_later_run_when_sending_fails(demo, mailoutbox,
+                                                                     settings):
+    from consent.tasks import remind_expiring
+    from sspf.models import Notification
+
+    settings.SSPF_NOTIFY_BY_EMAIL = True
+    settings.EMAIL_BACKEND = "tests.test_consent.RefusingBackend"
+    lead = demo["koordinator"]
+    lead.email = "koordinator@kommun.example"
+    lead.save()
+    record(demo, demo.cases["Elsa"], "youth", valid_until=days_from_today(20))
+    REFUSED_ADDRESSES.add(lead.email)
+    try:
+        assert remind_expiring.delay().get() == 1  # the notification, whatever the e-mail
+    finally:
+        REFUSED_ADDRESSES.clear()
+    assert mailoutbox == []
+    assert Notification.objects.get(user=lead).emailed_at is None
+
+    assert remind_expiring.delay().get() == 0  # nothing new to notify of ...
+    assert len(mailoutbox) == 1  # ... but the e-mail that failed is sent now
+    assert Notification.objects.get(user=lead).emailed_at is not None
+    assert remind_expiring.delay().get() == 0
+    assert len(mailoutbox) == 1  # and only once
+    mail = mailoutbox[0]
+    assert mail.to == [lead.email]
+    assert not [v for v in personal_strings(demo.cases["Elsa"]) if v in mail.subject + mail.body]
+    assert f"#{demo.cases['Elsa'].pk}" not in mail.body
+
+
+def test_one_refused_address_does_not_stop_the_others(demo, mailoutbox, settings):
+    from sspf.notifications import email_pending, notify
+
+    settings.SSPF_NOTIFY_BY_EMAIL = True
+    settings.EMAIL_BACKEND = "tests.test_consent.RefusingBackend"
+    people = [demo["koordinator"], demo["socialsekreterare"], demo["skolkurator"]]
+    for person in people:
+        person.email = f"{person.username}@kommun.example"
+        person.save()
+        notify(user=person, key="k1", text="Ett samtycke i ärende #1 går ut snart.")
+    notify(user=people[0], key="k2", text="Ett samtycke i ärende #2 går ut snart.")
+    REFUSED_ADDRESSES.add(people[1].email)
+    try:
+        assert email_pending() == 2
+    finally:
+        REFUSED_ADDRESSES.clear()
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([people[0].email, people[2].email])
+    assert email_pending() == 1
+    assert [m.to[0] for m in mailoutbox[2:]] == [people[1].email]
+    assert email_pending() == 0 and len(mailoutbox) == 3
+
+
+def test_a_notification_read_in_the_app_is_not_e_mailed(demo, mailoutbox, settings):
+    from sspf.notifications import email_pending, mark_all_read, notify
+
+    settings.SSPF_NOTIFY_BY_EMAIL = True
+    lead = demo["koordinator"]
+    lead.email = "koordinator@kommun.example"
+    lead.save()
+    notify(user=lead, key="k1", text="Ett samtycke i ärende #1 går ut snart.")
+    mark_all_read(lead)
+    assert email_pending() == 0 and mailoutbox == []
