@@ -59,7 +59,8 @@ class ConsentOverview:
     grants: list[ConsentGrant]
     status: enforcement.CaseConsent
     guardians: dict[int, Guardian]
-    may_record: bool
+    may_record: bool  # withdraw, keep signed forms
+    may_record_new: bool  # record a new grant: not on a closed case
     documents: set[int]  # ids of the grants that have a signed form
     team_organisations: set[int]  # organisations of the active team, to pre-fill a grant
     history: list[HistoryRow] = field(default_factory=list)
@@ -168,6 +169,7 @@ def consent_overview(*, user, case_id, record_guardians: bool = True) -> Consent
             status=enforcement.case_consent(case),
             guardians={g.pk: g for g in Guardian.objects.filter(youth_id=case.youth_id)},
             may_record=may_record,
+            may_record_new=may_record and case.status == Case.Status.OPEN,
             documents=set(
                 ConsentDocument.objects.filter(grant__case=case).values_list("grant_id", flat=True)
             ),

@@ -16,7 +16,6 @@ from cases import policy
 from consent import selectors, services
 from consent.forms import GrantForm, WithdrawForm
 from sspf.forms import apply_service_errors
-from sspf.models import Organisation
 
 BAD_REQUEST = 400
 
@@ -36,7 +35,7 @@ def consent_overview(request, case_id):
 @require_http_methods(["GET", "POST"])
 def grant_create(request, case_id):
     # Checked before anything is read, so a refused user leaves only the denial.
-    policy.require_case(request.user, case_id, policy.CaseAction.RECORD_CONSENT)
+    policy.require_case(request.user, case_id, policy.CaseAction.NEW_CONSENT)
     overview = selectors.consent_overview(user=request.user, case_id=case_id)
     case = overview.case
     # Only custody gives the right to consent; a parent without it is no choice here.
@@ -45,7 +44,8 @@ def grant_create(request, case_id):
          f"{pgettext('en person', 'Vårdnadshavare')}: {g.first_name} {g.last_name}")
         for g in overview.guardians.values() if g.custodian
     ]
-    orgs = Organisation.objects.filter(municipality_id=case.municipality_id).order_by("name")
+    # Only the partners can be named, and the team's organisations are ticked to begin with.
+    orgs = services.partner_organisations(case).order_by("name")
     team_orgs = {str(org_id) for org_id in overview.team_organisations}
     form = GrantForm(request.POST or None, givers=givers,
                      organisations=[(str(o.pk), o.name) for o in orgs],

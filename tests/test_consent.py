@@ -1,10 +1,12 @@
 """Consent decides what crosses organisation lines: pages, API, at once; history and
 audit; bad input refused with nothing stored."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -164,6 +166,17 @@ def test_api_records_and_withdraws(demo, api_client):
         ({"given_on": -12, "valid_until": -21}, "valid_until"),
         ({"given_on": -30, "valid_until": -1}, "valid_until"),  # already over when recorded
         ({"given_on": 1}, "given_on"),
+        ({"given_on": "9999-12-31"}, "given_on"),
+        ({"given_on": "9999-12-31", "valid_until": "9999-12-31"}, "given_on"),
+        # A guardian's: the young person's own would be refused as given before 15.
+        ({"giver": "mum", "given_on": "0001-01-01"}, "given_on"),
+        ({"giver": "mum", "given_on": -400}, "given_on"),  # older than the longest validity
+        ({"valid_until": "9999-12-31"}, "valid_until"),
+        ({"valid_until": "0001-01-01"}, "valid_until"),
+        ({"organisations": "too-large"}, "organisations"),
+        ({"organisations": "zero"}, "organisations"),
+        ({"organisations": "not-partners"}, "organisations"),
+        ({"giver": {"type": "guardian", "id": 2**70}}, "giver"),
         ({"purpose": "x" * 1001}, "purpose"),
     ],
 )
@@ -176,10 +189,18 @@ def test_bad_grants_are_refused_and_nothing_is_stored(demo, api_client, change, 
         body["organisations"] = orgs(demo, "skolkurator", "koordinator2")
     if body["organisations"] == "one":
         body["organisations"] = orgs(demo, "skolkurator") * 2
+    if body["organisations"] == "too-large":
+        body["organisations"] = [*orgs(demo, "skolkurator"), 2**70]
+    if body["organisations"] == "zero":
+        body["organisations"] = [*orgs(demo, "skolkurator"), 0]
+    if body["organisations"] == "not-partners":
+        body["organisations"] = orgs(demo, "skolkurator", "revisor", "analytiker")
+    if body["giver"] == "mum":
+        body["giver"] = {"type": "guardian", "id": elsa.youth.guardians.order_by("id")[0].pk}
     if body["giver"].get("id") == "other-youth":
         body["giver"]["id"] = omar.youth.guardians.first().pk
     for key in ("given_on", "valid_until"):
-        if key in body:
+        if isinstance(body.get(key), int):
             body[key] = days_from_today(body[key]).isoformat()
     response = api_client(demo["koordinator"]).post(f"/api/v1/cases/{elsa.pk}/consents/",
                                                      body, format="json")
@@ -736,20 +757,37 @@ def test_consent_pages_say_giltigt_tom(demo, client):
 # --- bad page input answers 400 ----------------------------------------------------------
 
 
-def test_bad_grant_form_answers_400_and_stores_nothing(demo, client):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"purpose": ""}, None),
+        ({"given_on": -30, "valid_until": -1}, "Giltighetstiden har redan gått ut"),
+        ({"given_on": "9999-12-31"}, "lämnat i framtiden"),
+        ({"given_on": "9999-12-31", "valid_until": "9999-12-31"}, "lämnat i framtiden"),
+        ({"giver": "mum", "given_on": "0001-01-01"}, "lämnat före"),
+        ({"valid_until": "9999-12-31"}, "högst 12 månader"),
+        ({"valid_until": "0001-01-01"}, "före datumet då samtycket lämnades"),
+        ({"organisations": ["skolkurator", "revisor"]}, "Välj ett giltigt alternativ"),
+    ],
+)
+def test_bad_grant_form_answers_400_and_stores_nothing(demo, client, change, message):
     elsa = demo.cases["Elsa"]
     log_in_verified(client, demo["koordinator"])
     url = f"/arenden/{elsa.pk}/samtycken/nytt/"
-    good = {"giver": "youth", "organisations": [str(o) for o in orgs(demo, "skolkurator",
-                                                                      "polis")],
-            "categories": ["school"], "purpose": "Syfte", "form": "written"}
-    missing_purpose = client.post(url, {**good, "purpose": ""})
-    assert missing_purpose.status_code == 400
-    assert 'class="field has-error"' in missing_purpose.content.decode()
-    past = client.post(url, {**good, "given_on": days_from_today(-30).isoformat(),
-                             "valid_until": days_from_today(-1).isoformat()})
-    assert past.status_code == 400
-    assert "Giltighetstiden har redan gått ut" in past.content.decode()
+    data = {"giver": "youth", "organisations": ["skolkurator", "polis"],
+            "categories": ["school"], "purpose": "Syfte", "form": "written", **change}
+    data["organisations"] = [str(o) for o in orgs(demo, *data["organisations"])]
+    if data["giver"] == "mum":
+        data["giver"] = f"guardian:{elsa.youth.guardians.order_by('id')[0].pk}"
+    for key in ("given_on", "valid_until"):
+        if isinstance(data.get(key), int):
+            data[key] = days_from_today(data[key]).isoformat()
+    response = client.post(url, data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'class="field has-error"' in page
+    if message is not None:
+        assert message in page
     assert not ConsentGrant.objects.exists()
     assert not AccessEvent.objects.filter(action="consent_given").exists()
 
@@ -790,6 +828,171 @@ def test_document_upload_is_audited_without_personal_data(demo, client):
     recorded = " ".join(str(v) for v in AccessEvent.objects.filter(pk=event.pk).values().get()
                         .values())
     assert not [value for value in personal_strings(elsa) if value in recorded]
+
+
+# --- ids out of range and organisations that are not partners ---------------------------
+
+
+@pytest.mark.parametrize("bad_id", [2**70, 2**63, 0, -1])
+def test_the_service_treats_an_impossible_organisation_id_as_unknown(demo, bad_id):
+    elsa = demo.cases["Elsa"]
+    with pytest.raises(ValidationError) as refused:
+        services.grant_record(user=demo["koordinator"], case_id=elsa.pk, giver_type="youth",
+                              organisations=[*orgs(demo, "skolkurator"), bad_id],
+                              categories=["school"], purpose="Syfte", form="written")
+    assert refused.value.message_dict["organisations"] == [
+        "Minst en organisation hör inte till ärendets kommun."]
+    assert not ConsentGrant.objects.exists()
+
+
+def test_a_grant_names_only_partner_organisations(demo, api_client, client):
+    elsa = demo.cases["Elsa"]
+    response = api_client(demo["koordinator"]).post(f"/api/v1/cases/{elsa.pk}/consents/", {
+        "giver": {"type": "youth"},
+        "organisations": orgs(demo, "skolkurator", "revisor", "analytiker"),
+        "categories": ["school"], "purpose": "Syfte", "form": "written"}, format="json")
+    assert response.status_code == 400
+    assert "samverkansparter" in response.json()["organisations"][0]
+    assert not ConsentGrant.objects.exists()
+    log_in_verified(client, demo["koordinator"])
+    form = client.get(f"/arenden/{elsa.pk}/samtycken/nytt/").content.decode()
+    assert "Kvarnbackaskolan" in form and "Lokalpolisområdet" in form
+    assert "Dataskyddsfunktionen" not in form and "Säkerhetsenheten" not in form
+
+
+def checkboxes(page: str, name: str) -> dict[str, bool]:
+    """value -> checked, for the checkboxes called ``name``."""
+    boxes = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        if 'type="checkbox"' in tag and f'name="{name}"' in tag:
+            boxes[re.search(r'value="([^"]*)"', tag).group(1)] = " checked" in tag
+    return boxes
+
+
+def test_the_organisations_are_prefilled_from_the_team(demo, client):
+    elsa = demo.cases["Elsa"]  # team: coordination, school, social services, leisure
+    log_in_verified(client, demo["koordinator"])
+    page = client.get(f"/arenden/{elsa.pk}/samtycken/nytt/").content.decode()
+    team = orgs(demo, "koordinator", "skolkurator", "socialsekreterare", "fritidsledare")
+    assert checkboxes(page, "organisations") == {
+        **{str(o): True for o in team},
+        str(demo["polis"].organisation_id): False,  # a partner, not on this team
+        str(demo["rektor2"].organisation_id): False,
+    }
+
+
+# --- guardians of an adult, closed cases ---------------------------------------------------
+
+
+def birthday(born: date, years: int) -> date:
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:  # born on 29 February
+        return date(born.year + years, 3, 1)
+
+
+def noon(day: date):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo("Europe/Stockholm"))
+
+
+def test_guardians_do_not_consent_for_a_young_person_of_18(demo, api_client):
+    omar = demo.cases["Omar"]
+    leila = omar.youth.guardians.get()
+    with time_machine.travel(noon(birthday(omar.youth.birth_date, 18)), tick=False):
+        response = api_client(demo["koordinator"]).post(
+            f"/api/v1/cases/{omar.pk}/consents/", {
+                "giver": {"type": "guardian", "id": leila.pk},
+                "organisations": orgs(demo, "polis", "socialsekreterare"),
+                "categories": ["police"], "purpose": "Syfte", "form": "written"},
+            format="json")
+    assert response.status_code == 400
+    assert "fyllt 18 år" in response.json()["giver"][0]
+    assert not ConsentGrant.objects.exists()
+
+
+def test_a_closed_case_takes_no_new_grant_but_a_withdrawal(demo, api_client, client):
+    from cases.models import Case
+
+    elsa = demo.cases["Elsa"]
+    grants = give_all(demo, elsa)
+    Case.objects.filter(pk=elsa.pk).update(status=Case.Status.CLOSED)
+    api = api_client(demo["koordinator"])
+    body = {"giver": {"type": "youth"}, "organisations": orgs(demo, "skolkurator", "polis"),
+            "categories": ["school"], "purpose": "Syfte", "form": "written"}
+    assert api.post(f"/api/v1/cases/{elsa.pk}/consents/", body,
+                    format="json").status_code == 403
+    log_in_verified(client, demo["koordinator"])
+    url = f"/arenden/{elsa.pk}/samtycken/nytt/"
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"giver": "youth", "purpose": "x"}).status_code == 403
+    assert ConsentGrant.objects.count() == len(grants)
+    assert AccessEvent.objects.filter(action="denied", case_id=elsa.pk,
+                                      purpose="new_consent").count() == 3
+    overview = client.get(f"/arenden/{elsa.pk}/samtycken/").content.decode()
+    assert url not in overview and "Ärendet är avslutat" in overview
+
+    # The giver may still withdraw: through the API and through the page.
+    withdrawn = api.post(f"/api/v1/consents/{grants[0].pk}/withdraw/",
+                         {"reason": "Ångrar sig"}, format="json")
+    assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn_at"]
+    page = client.post(f"/samtycken/{grants[1].pk}/aterkalla/", {"reason": "Mamma ångrar"})
+    assert page.status_code == 302
+    assert set(ConsentGrant.objects.filter(withdrawn_at__isnull=False)
+               .values_list("pk", flat=True)) == {grants[0].pk, grants[1].pk}
+
+
+# --- consent at the 15th and the 18th birthday ---------------------------------------------
+
+
+def test_at_15_the_guardians_alone_no_longer_suffice(demo, api_client):
+    """Nora is 14; her mother's consent lets the school's entry reach the coordinator
+    until the day Nora turns 15, when her own consent is needed too."""
+    nora = demo.cases["Nora"]
+    sara = nora.youth.guardians.get()
+    record(demo, nora, sara, org_users=("skolkurator", "koordinator"))
+    fifteen = birthday(nora.youth.birth_date, 15)
+
+    def seen_by_coordinator():
+        api = api_client(demo["koordinator"])  # a fresh token: a token lasts 30 days
+        entries = api.get(f"/api/v1/cases/{nora.pk}/entries/").content.decode()
+        status = api.get(f"/api/v1/cases/{nora.pk}/consent-status/").json()
+        return "bytt skola" in entries, [g["type"] for g in status["required_givers"]]
+
+    with time_machine.travel(noon(fifteen - timedelta(days=1)), tick=False):
+        assert seen_by_coordinator() == (True, ["guardian"])
+    with time_machine.travel(noon(fifteen), tick=False):
+        assert seen_by_coordinator() == (False, ["youth", "guardian"])
+        record(demo, nora, "youth", org_users=("skolkurator", "koordinator"))
+        assert seen_by_coordinator() == (True, ["youth", "guardian"])
+
+
+def test_at_18_the_guardians_drop_out(demo, api_client, client):
+    """Omar is 16; with his own consent but not his mother's nothing crosses until the
+    day he turns 18, when his consent alone is the consent."""
+    omar = demo.cases["Omar"]
+    municipality = omar.municipality
+    municipality.consent_validity_months = 36  # so his grant is still valid at 18
+    municipality.save()
+    record(demo, omar, "youth", org_users=("polis", "socialsekreterare"),
+           categories=("police",))
+    eighteen = birthday(omar.youth.birth_date, 18)
+    police_entry = "centrumtorget"
+
+    def seen_by_social_services():
+        api = api_client(demo["socialsekreterare"])
+        entries = api.get(f"/api/v1/cases/{omar.pk}/entries/").content.decode()
+        status = api.get(f"/api/v1/cases/{omar.pk}/consent-status/").json()
+        return police_entry in entries, [g["type"] for g in status["required_givers"]]
+
+    with time_machine.travel(noon(eighteen - timedelta(days=1)), tick=False):
+        assert seen_by_social_services() == (False, ["youth", "guardian"])
+    with time_machine.travel(noon(eighteen), tick=False):
+        assert seen_by_social_services() == (True, ["youth"])
+        log_in_verified(client, demo["socialsekreterare"])
+        assert police_entry in client.get(f"/arenden/{omar.pk}/").content.decode()
 
 
 # --- grants are never edited or deleted, in the database itself -------------------------
@@ -926,6 +1129,7 @@ def test_key_rotation_reseals_grants_and_forms_and_keeps_them_guarded(demo, clie
     assert ConsentDocument.objects.get().data == PDF
     assert triggers.missing(connection) == []
     refused("UPDATE consent_consentgrant SET purpose = purpose WHERE id = %s", [grant.pk])
+
 
 
 # --- reminder e-mails survive a failing mail server -------------------------------------
