@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 import audit
 from audit.changes import actor as change_actor
@@ -280,6 +281,7 @@ def grant_withdraw(*, user, grant_id, reason: str) -> ConsentGrant:
 
 
 DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+DOCUMENT_TOO_LARGE = gettext_lazy("Filen är större än 10 MB.")
 # Recognised by their first bytes, not by what the browser claims.
 DOCUMENT_SIGNATURES = (
     (b"%PDF-", "application/pdf", "pdf"),
@@ -300,7 +302,7 @@ def document_attach(*, user, grant_id, data: bytes) -> ConsentDocument:
     if not data:
         raise ValidationError({"document": [_("Välj en fil att ladda upp.")]})
     if len(data) > DOCUMENT_MAX_BYTES:
-        raise ValidationError({"document": [_("Filen är större än 10 MB.")]})
+        raise ValidationError({"document": [DOCUMENT_TOO_LARGE]})
     kind = document_kind(data)
     if kind is None:
         raise ValidationError({"document": [_("Filen ska vara en PDF eller en bild (PNG, JPEG).")]})

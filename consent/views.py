@@ -16,8 +16,10 @@ from cases import policy
 from consent import selectors, services
 from consent.forms import GrantForm, WithdrawForm
 from sspf.forms import apply_service_errors
+from sspf.middleware import answers_oversized_body
 
 BAD_REQUEST = 400
+PAYLOAD_TOO_LARGE = 413
 
 
 def _overview_page(request, case_id, *, status=200, upload_grant=None, upload_errors=()):
@@ -92,6 +94,15 @@ def grant_withdraw(request, grant_id):
                   {"form": form, "grant": page.grant, "page": page}, status=status)
 
 
+def _document_too_large(request, grant_id):
+    """A body over the upload limit, unread: the consent page with the upload's error,
+    as for a file that was read and found too large."""
+    grant = services.require_grant(request.user, grant_id)
+    return _overview_page(request, grant.case_id, status=PAYLOAD_TOO_LARGE,
+                          upload_grant=grant.pk, upload_errors=[services.DOCUMENT_TOO_LARGE])
+
+
+@answers_oversized_body(_document_too_large)
 @require_http_methods(["GET", "POST"])
 def grant_document(request, grant_id):
     """GET downloads the signed form; POST uploads it (once)."""

@@ -417,30 +417,70 @@ def test_signed_form_is_stored_encrypted_and_downloaded_by_the_coordinator(demo,
     assert "redan en blankett" in again
 
 
+MB = 1024 * 1024
+
+
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "status", "message"),
     [
-        (b"<html>not a form</html>", "PDF eller en bild"),
-        (b"", "Välj en fil"),
-        (b"%PDF-" + b"x" * (10 * 1024 * 1024), "större än 10 MB"),
+        (b"<html>not a form</html>", 400, "PDF eller en bild"),
+        (b"", 400, "Välj en fil"),
+        # Read and found too large by the upload's own check...
+        (b"%PDF-" + b"x" * (10 * MB), 400, "Filen är större än 10 MB."),
+        # ... and refused unread, over the request limit of the upload path, with the same
+        # page and message.
+        (b"%PDF-" + b"x" * (10 * MB + 64 * 1024), 413, "Filen är större än 10 MB."),
+        (b"%PDF-" + b"x" * (20 * MB), 413, "Filen är större än 10 MB."),
     ],
 )
-def test_bad_documents_are_refused_and_nothing_stored(demo, client, data, message):
+def test_bad_documents_are_refused_and_nothing_stored(demo, client, data, status, message):
     from consent.models import ConsentDocument
 
     grant = give_all(demo, demo.cases["Elsa"])[0]
     log_in_verified(client, demo["koordinator"])
-    assert message in upload(client, grant, data).content.decode()
+    response = upload(client, grant, data)
+    assert response.status_code == status and not response.redirect_chain
+    row = response.content.decode().split(f'id="samtycke-{grant.pk}"')[1].split("</tr>")[0]
+    assert message in row
     assert not ConsentDocument.objects.exists()
 
 
-def test_a_body_far_over_the_limit_is_refused_before_reading(demo, client):
+def test_a_body_far_over_the_limit_is_answered_with_the_page_before_reading(demo, client):
     grant = give_all(demo, demo.cases["Elsa"])[0]
     log_in_verified(client, demo["koordinator"])
     response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
-                           content_type="application/octet-stream",
-                           CONTENT_LENGTH=str(12 * 1024 * 1024))
+                           content_type="multipart/form-data; boundary=x",
+                           CONTENT_LENGTH=str(12 * MB))
     assert response.status_code == 413
+    assert "Filen är större än 10 MB." in response.content.decode()
+    assert "<h1>Samtycken</h1>" in response.content.decode()
+    assert not response.wsgi_request._read_started  # the body was never touched
+
+
+def test_an_oversized_upload_without_the_second_factor_gets_the_plain_refusal(demo, client):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    client.force_login(demo["koordinator"])  # password given, TOTP code not yet
+    response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
+                           content_type="multipart/form-data; boundary=x",
+                           CONTENT_LENGTH=str(12 * MB))
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/plain")
+    assert "Demosson" not in response.content.decode()
+    client.logout()
+    anonymous = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
+                            content_type="multipart/form-data; boundary=x",
+                            CONTENT_LENGTH=str(12 * MB))
+    assert anonymous.status_code == 413 and anonymous["Content-Type"].startswith("text/plain")
+
+
+def test_an_oversized_upload_to_an_invisible_grant_answers_404(demo, client):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["rektor2"])
+    response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
+                           content_type="multipart/form-data; boundary=x",
+                           CONTENT_LENGTH=str(12 * MB))
+    assert response.status_code == 404
+    assert "Samordnade insatser" not in response.content.decode()
 
 
 def test_the_team_at_large_does_not_get_the_signed_form(demo, client):
