@@ -81,17 +81,17 @@ def grant_withdraw(request, grant_id):
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.grant_withdraw(user=request.user, grant_id=page.grant.pk,
+                services.grant_withdraw(user=request.user, grant_id=page.grant_id,
                                         reason=form.cleaned_data["reason"])
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
                 messages.success(request,
                                  _("Samtycket är återkallat. Det gäller från och med nu."))
-                return redirect("consent_overview", case_id=page.grant.case_id)
+                return redirect("consent_overview", case_id=page.case_id)
         status = BAD_REQUEST
-    return render(request, "consent/withdraw_form.html",
-                  {"form": form, "grant": page.grant, "page": page}, status=status)
+    return render(request, "consent/withdraw_form.html", {"form": form, "page": page},
+                  status=status)
 
 
 def _document_too_large(request, grant_id):

@@ -1257,3 +1257,90 @@ def test_a_notification_read_in_the_app_is_not_e_mailed(demo, mailoutbox, settin
     notify(user=lead, key="k1", text="Ett samtycke i ärende #1 går ut snart.")
     mark_all_read(lead)
     assert email_pending() == 0 and mailoutbox == []
+
+
+# --- what the consent read models carry -----------------------------------------------
+
+
+def reachable_strings(root, limit=8) -> set[str]:
+    """Every string reachable from ``root`` through containers, dataclasses and model
+    instances (their field values and cached relations): what a template or a debug page
+    could show."""
+    from django.db.models import Model
+    from django.http import HttpRequest
+
+    found, seen = set(), set()
+
+    def walk(value, depth):
+        if isinstance(value, str):
+            found.add(str(value))
+            return
+        if depth > limit or id(value) in seen or isinstance(value, HttpRequest):
+            return
+        seen.add(id(value))
+        if isinstance(value, dict):
+            children = list(value.values())
+        elif isinstance(value, list | tuple | set | frozenset):
+            children = list(value)
+        elif isinstance(value, Model):
+            children = [v for k, v in vars(value).items() if k != "_state"]
+            children += list(value._state.fields_cache.values())
+            children += list(getattr(value, "_prefetched_objects_cache", {}).values())
+        elif hasattr(value, "__dataclass_fields__"):
+            children = [getattr(value, name) for name in value.__dataclass_fields__]
+        else:
+            return
+        for child in children:
+            walk(child, depth + 1)
+
+    walk(root, 0)
+    return found
+
+
+def contexts(response):
+    from django.test.utils import ContextList
+
+    return response.context if isinstance(response.context, ContextList) else [
+        response.context]
+
+
+def test_the_consent_pages_carry_no_protected_contact_details(demo, client):
+    """Nora has a protected identity: her and her mother's address and phone are for the
+    coordinators alone, and the school counsellor's pages must not carry them, not even
+    where no template shows them."""
+    from cases.models import Guardian, Youth
+
+    nora = demo.cases["Nora"]
+    secrets = ["Skyddad väg 7", "070-111 11 11", "Hemlig gata 3", "070-222 22 22"]
+    youth = Youth.objects.get(pk=nora.youth_id)
+    youth.address, youth.phone = secrets[:2]
+    youth.save()
+    sara = Guardian.objects.get(youth=youth)
+    sara.address, sara.phone = secrets[2:]
+    sara.save()
+    record(demo, nora, sara, org_users=("skolkurator", "koordinator"))
+    log_in_verified(client, demo["skolkurator"])
+    for url in (f"/arenden/{nora.pk}/samtycken/", f"/arenden/{nora.pk}/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        strings = reachable_strings([d for c in contexts(response) for d in c.dicts])
+        assert "Testlund" in " ".join(strings)  # the walk does reach the people
+        assert not [s for s in secrets if any(s in value for value in strings)], url
+
+
+def test_the_consent_read_models_repr_no_personal_data(demo, client):
+    from consent import selectors
+
+    elsa = demo.cases["Elsa"]
+    lead = demo["koordinator"]
+    grants = give_all(demo, elsa)
+    services.grant_withdraw(user=lead, grant_id=grants[1].pk, reason="Mamma ångrade sig")
+    overview = selectors.consent_overview(user=lead, case_id=elsa.pk)
+    page = selectors.withdrawal_page(user=lead, grant_id=grants[2].pk)
+    personal = [*personal_strings(elsa), "Samordnade insatser", "Mamma ångrade sig",
+                "Kvarnbackaskolan"]
+    shown = [repr(overview), repr(page), *(repr(row) for row in overview.history)]
+    assert "Maria Demosson" in " ".join(r.giver for r in overview.history)  # names are there
+    for text in shown:
+        assert not [value for value in personal if value in text], text
+    assert repr(overview.history[0]) == f"HistoryRow(id={overview.history[0].id})"
