@@ -55,7 +55,10 @@ class CaseAction(Enum):
     ADD_ENTRY = "add_entry"
     MANAGE = "manage"  # team, guardians and the case's own fields
     EXTEND = "extend"  # add a member or a guardian: MANAGE, and only while the case is open
-    RECORD_CONSENT = "record_consent"  # record and withdraw consent
+    # Handle the case's consent: withdraw a grant, keep its signed form. Also on a closed
+    # case: a giver may withdraw at any time.
+    RECORD_CONSENT = "record_consent"
+    NEW_CONSENT = "new_consent"  # record a new grant: RECORD_CONSENT, only while open
 
 
 def works_on_cases(user) -> bool:
@@ -107,6 +110,10 @@ def may(user, case: Case, action: CaseAction) -> bool:
         if case.status != Case.Status.OPEN:
             return False
         action = CaseAction.MANAGE
+    if action is CaseAction.NEW_CONSENT:
+        if case.status != Case.Status.OPEN:
+            return False
+        action = CaseAction.RECORD_CONSENT
     if action is CaseAction.RECORD_CONSENT:
         if user.role == Role.SOCIAL_WORKER:
             return case.municipality.social_worker_records_consent

@@ -12,10 +12,13 @@ from consent.models import ConsentGrant
 from consent.rules import CATEGORIES
 from sspf.api import TokenAPIView
 
+# Ids the database can hold; a larger number is refused here, before it reaches a query.
+ID_FIELD = {"min_value": 1, "max_value": policy.MAX_ID}
+
 
 class GiverField(serializers.Serializer):
     type = serializers.ChoiceField(choices=ConsentGrant.GiverType.values)
-    id = serializers.IntegerField(required=False, allow_null=True)
+    id = serializers.IntegerField(required=False, allow_null=True, **ID_FIELD)
 
 
 class GrantOut(serializers.Serializer):
@@ -48,7 +51,8 @@ def _overview_grants(user, case_id):
 class ConsentsView(TokenAPIView):
     class GrantIn(serializers.Serializer):
         giver = GiverField()
-        organisations = serializers.ListField(child=serializers.IntegerField(), min_length=2)
+        organisations = serializers.ListField(child=serializers.IntegerField(**ID_FIELD),
+                                              min_length=2)
         categories = serializers.ListField(child=serializers.ChoiceField(choices=CATEGORIES),
                                            min_length=1)
         purpose = serializers.CharField(max_length=services.PURPOSE_MAX)
@@ -63,7 +67,7 @@ class ConsentsView(TokenAPIView):
 
     @extend_schema(request=GrantIn, responses={201: GrantOut})
     def post(self, request, case_id):
-        policy.require_case(request.user, case_id, policy.CaseAction.RECORD_CONSENT)
+        policy.require_case(request.user, case_id, policy.CaseAction.NEW_CONSENT)
         data = self.GrantIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

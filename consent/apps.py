@@ -12,6 +12,7 @@ class ConsentConfig(AppConfig):
         from consent import enforcement
         from consent import selectors as consent_selectors
         from consent.models import ConsentDocument, ConsentGrant
+        from consent.triggers import CONSENT  # noqa: F401  (registers the database guard)
 
         register_personal_model(ConsentGrant)
         register_personal_model(ConsentDocument)

@@ -1,5 +1,9 @@
 """Reads of consent: a case's grants and its consent status, through the policy and
-recorded like every read of personal data."""
+recorded like every read of personal data.
+
+Consent pages show people by name only: the young person's and the guardians' address
+and phone are withheld from what is read here for every reader, so they never reach a
+template. The read models' reprs name ids only (they end up in logs and tracebacks)."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from consent.models import ConsentDocument, ConsentGrant
 from sspf.roles import Role
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class HistoryRow:
     """One grant as the history shows it, with names resolved and the status of now."""
 
@@ -43,6 +47,9 @@ class HistoryRow:
     withdrawable: bool  # by this reader: they record consent, and it is the current grant
     has_document: bool
 
+    def __repr__(self) -> str:
+        return f"HistoryRow(id={self.id})"
+
 
 STATUS_LABELS = {
     rules.ACTIVE: _("Gäller"),
@@ -53,13 +60,14 @@ STATUS_LABELS = {
 }
 
 
-@dataclass
+@dataclass(repr=False)
 class ConsentOverview:
     case: Case
     grants: list[ConsentGrant]
     status: enforcement.CaseConsent
-    guardians: dict[int, Guardian]
-    may_record: bool
+    guardians: dict[int, Guardian]  # address and phone withheld
+    may_record: bool  # withdraw, keep signed forms
+    may_record_new: bool  # record a new grant: not on a closed case
     documents: set[int]  # ids of the grants that have a signed form
     team_organisations: set[int]  # organisations of the active team, to pre-fill a grant
     history: list[HistoryRow] = field(default_factory=list)
@@ -70,6 +78,10 @@ class ConsentOverview:
 
     def active_ids(self) -> set[int]:
         return {g.id for g in rules.current_grants(self.status.grants, self.status.now).values()}
+
+    def __repr__(self) -> str:
+        return (f"ConsentOverview(case={self.case.pk}, grants={[g.pk for g in self.grants]}, "
+                f"guardians={sorted(self.guardians)})")
 
 
 def _person_name(person) -> str:
@@ -82,6 +94,17 @@ def _user_name(user) -> str:
 
 def _refuse_save(*args, **kwargs):
     raise RuntimeError("a grant read with its withdrawal reason withheld is not saved")
+
+
+def _refuse_person_save(*args, **kwargs):
+    raise RuntimeError("a person read for a consent page, contact details withheld, is not "
+                       "saved")
+
+
+def _names_only(person) -> None:
+    person.address = None
+    person.phone = None
+    person.save = _refuse_person_save
 
 
 def _withhold_reasons(grants: list[ConsentGrant]) -> None:
@@ -104,7 +127,8 @@ def _history(overview: ConsentOverview) -> list[HistoryRow]:
         if grant.giver_type == ConsentGrant.GiverType.YOUTH:
             giver = str(_("Den unge"))
         else:
-            giver = f"{_person_name(grant.guardian)} ({pgettext('en person', 'vårdnadshavare')})"
+            giver = (f"{_person_name(overview.guardians[grant.guardian_id])} "
+                     f"({pgettext('en person', 'vårdnadshavare')})")
         rows.append(HistoryRow(
             id=grant.pk,
             giver=giver,
@@ -152,13 +176,21 @@ def consent_overview(*, user, case_id, record_guardians: bool = True) -> Consent
     where the guardians' read is recorded by the page the consent is shown on (the case
     page), so it is not recorded twice."""
     case = policy.require_case(user, case_id)
+    _names_only(case.youth)
     with transaction.atomic():
+        guardians = {g.pk: g for g in Guardian.objects.filter(youth_id=case.youth_id)}
+        for guardian in guardians.values():
+            _names_only(guardian)
         grants = list(
             ConsentGrant.objects.filter(case=case)
             .prefetch_related("organisations")
-            .select_related("guardian", "recorded_by", "withdrawn_by")
+            .select_related("recorded_by", "withdrawn_by")
             .order_by("-id")
         )
+        for grant in grants:
+            if grant.guardian_id is not None:
+                # The withheld instance, so a grant never loads its giver's contact details.
+                grant.guardian = guardians[grant.guardian_id]
         may_record = policy.may(user, case, policy.CaseAction.RECORD_CONSENT)
         if not may_record:
             _withhold_reasons(grants)
@@ -166,8 +198,9 @@ def consent_overview(*, user, case_id, record_guardians: bool = True) -> Consent
             case=case,
             grants=grants,
             status=enforcement.case_consent(case),
-            guardians={g.pk: g for g in Guardian.objects.filter(youth_id=case.youth_id)},
+            guardians=guardians,
             may_record=may_record,
+            may_record_new=may_record and case.status == Case.Status.OPEN,
             documents=set(
                 ConsentDocument.objects.filter(grant__case=case).values_list("grant_id", flat=True)
             ),
@@ -217,11 +250,20 @@ def case_page_consent(*, user, case_id) -> ConsentOverview:
     return consent_overview(user=user, case_id=case_id, record_guardians=False)
 
 
-@dataclass
+@dataclass(frozen=True, repr=False)
 class WithdrawalPage:
-    grant: ConsentGrant
+    """The grant to withdraw as its page shows it: dates and the giver's name, no model
+    instance that could load more."""
+
+    grant_id: int
+    case_id: int
+    given_on: date
+    valid_until: date
     giver: str
     refusal: str | None  # why it cannot be withdrawn, shown before a reason is written
+
+    def __repr__(self) -> str:
+        return f"WithdrawalPage(grant_id={self.grant_id}, case_id={self.case_id})"
 
 
 def withdrawal_page(*, user, grant_id) -> WithdrawalPage:
@@ -232,12 +274,16 @@ def withdrawal_page(*, user, grant_id) -> WithdrawalPage:
         if grant.giver_type == ConsentGrant.GiverType.YOUTH:
             giver = str(_("Den unge"))
         else:
-            giver = _person_name(grant.guardian)
-            audit.record_about(grant.guardian, action=Action.VIEW, actor=user,
-                               case_id=grant.case_id, youth_id=grant.case.youth_id)
+            first_name, last_name = Guardian.objects.values_list(
+                "first_name", "last_name").get(pk=grant.guardian_id)
+            giver = f"{first_name} {last_name}"
+            audit.record(action=Action.VIEW, actor=user, object_type="cases.Guardian",
+                         object_id=grant.guardian_id, case_id=grant.case_id,
+                         youth_id=grant.case.youth_id)
         audit.record_about(grant, action=Action.VIEW, actor=user, case_id=grant.case_id,
                            youth_id=grant.case.youth_id)
-    return WithdrawalPage(grant=grant, giver=giver,
+    return WithdrawalPage(grant_id=grant.pk, case_id=grant.case_id, given_on=grant.given_on,
+                          valid_until=grant.valid_until, giver=giver,
                           refusal=services.withdrawal_refusal(grant))
 
 
@@ -261,6 +307,8 @@ def expiring_for_start_page(user, *, days: int = 30):
             .select_related("youth", "municipality")
             .distinct()
         }
+        for case in cases.values():
+            _names_only(case.youth)
         statuses = enforcement.case_consents(list(cases.values()))
         rows = []
         for case in cases.values():

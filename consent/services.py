@@ -10,8 +10,10 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 import audit
 from audit.changes import actor as change_actor
@@ -24,6 +26,15 @@ from consent.rules import CATEGORIES
 from sspf.models import Organisation
 
 PURPOSE_MAX = 1000
+# A grant covers two or more of the case's partner organisations: the SSPF partners and
+# the coordination, never another unit of the municipality (its auditors, its analysts).
+PARTNER_KINDS = (
+    Organisation.Kind.SOCIAL_SERVICES,
+    Organisation.Kind.SCHOOL,
+    Organisation.Kind.LEISURE,
+    Organisation.Kind.POLICE,
+    Organisation.Kind.COORDINATION,
+)
 
 
 def add_months(day: date, months: int) -> date:
@@ -45,7 +56,9 @@ def grant_record(
     given_on: date | None = None,
     valid_until: date | None = None,
 ) -> ConsentGrant:
-    case = policy.require_case(user, case_id, policy.CaseAction.RECORD_CONSENT)
+    """A new grant. Only while the case is open (like a new member or guardian); a
+    withdrawal stays possible after closure."""
+    case = policy.require_case(user, case_id, policy.CaseAction.NEW_CONSENT)
     errors: dict = {}
     today = timezone.localdate()
     guardian = None
@@ -63,22 +76,17 @@ def grant_record(
             errors["giver"] = [
                 _("Föräldern har inte vårdnaden om den unge och kan inte lämna samtycke.")
             ]
+        elif (case.youth.birth_date is not None
+              and rules.age_on(case.youth.birth_date, today) >= rules.ADULT_AGE):
+            # Custody ends at 18 (FB 6 kap. 2 §); from then the young person alone consents.
+            errors["giver"] = [
+                _("Den unge har fyllt %(age)d år. Då lämnar den unge själv samtycket, inte "
+                  "vårdnadshavarna.") % {"age": rules.ADULT_AGE}
+            ]
     elif giver_type != ConsentGrant.GiverType.YOUTH:
         errors["giver"] = [_("Givaren ska vara den unge eller en vårdnadshavare.")]
 
-    org_ids = []
-    for value in organisations or []:
-        try:
-            org_ids.append(int(value))
-        except (TypeError, ValueError):
-            errors["organisations"] = [_("Organisationerna anges med sina id-nummer.")]
-    org_ids = sorted(set(org_ids))
-    found = list(Organisation.objects.filter(pk__in=org_ids, municipality_id=case.municipality_id))
-    if "organisations" not in errors:
-        if len(found) != len(org_ids):
-            errors["organisations"] = [_("Minst en organisation hör inte till ärendets kommun.")]
-        elif len(found) < 2:
-            errors["organisations"] = [_("Välj minst två organisationer som får dela.")]
+    found = _organisations(case, organisations, errors)
 
     categories = list(dict.fromkeys(categories or []))
     unknown = [c for c in categories if c not in CATEGORIES]
@@ -94,25 +102,36 @@ def grant_record(
         errors["purpose"] = [_("Syftet får vara högst %(max)d tecken.") % {"max": PURPOSE_MAX}]
     if form not in ConsentGrant.Form.values:
         errors["form"] = [_("Formen ska vara skriftligt eller muntligt.")]
+    months = case.municipality.consent_validity_months
+    earliest = add_months(today, -months)  # given earlier, it cannot be in force today
     given_on = given_on or today
     if given_on > today:
         errors["given_on"] = [_("Samtycket kan inte vara lämnat i framtiden.")]
+    elif given_on < earliest:
+        errors["given_on"] = [
+            _("Ett samtycke gäller högst %(months)d månader i kommunen, så ett samtycke "
+              "lämnat före %(day)s har redan gått ut.")
+            % {"months": months, "day": earliest.isoformat()}
+        ]
     elif giver_type == ConsentGrant.GiverType.YOUTH and "giver" not in errors:
         _check_youth_of_age(case, given_on, today, errors)
-    longest = add_months(given_on, case.municipality.consent_validity_months)
-    valid_until = valid_until or longest
-    if valid_until > longest:
-        errors["valid_until"] = [
-            _("Ett samtycke gäller högst %(months)d månader i kommunen (till och med %(day)s).")
-            % {"months": case.municipality.consent_validity_months, "day": longest.isoformat()}
-        ]
-    elif valid_until < given_on:
-        errors["valid_until"] = [_("Slutdatum kan inte ligga före datumet då samtycket lämnades.")]
-    elif valid_until < today:
-        errors["valid_until"] = [
-            _("Giltighetstiden har redan gått ut. Ett samtycke som inte längre gäller kan "
-              "inte registreras.")
-        ]
+    # The last valid day is judged against the day given; a refused day gives none.
+    if "given_on" not in errors:
+        longest = add_months(given_on, months)
+        valid_until = valid_until or longest
+        if valid_until > longest:
+            errors["valid_until"] = [
+                _("Ett samtycke gäller högst %(months)d månader i kommunen (till och med "
+                  "%(day)s).") % {"months": months, "day": longest.isoformat()}
+            ]
+        elif valid_until < given_on:
+            errors["valid_until"] = [
+                _("Slutdatum kan inte ligga före datumet då samtycket lämnades.")]
+        elif valid_until < today:
+            errors["valid_until"] = [
+                _("Giltighetstiden har redan gått ut. Ett samtycke som inte längre gäller kan "
+                  "inte registreras.")
+            ]
     if errors:
         raise ValidationError(errors)
 
@@ -128,6 +147,8 @@ def grant_record(
             valid_until=valid_until,
             recorded_by=user,
         )
+        # Before the event: the database closes a grant's organisations once its
+        # recording is audited (consent/triggers.py).
         grant.organisations.set(found)
         audit.record_about(
             grant,
@@ -137,6 +158,40 @@ def grant_record(
             youth_id=case.youth_id,
         )
     return grant
+
+
+def partner_organisations(case) -> QuerySet[Organisation]:
+    """The organisations a grant in this case may name: the partners of the case's
+    municipality."""
+    return Organisation.objects.filter(municipality_id=case.municipality_id,
+                                       kind__in=PARTNER_KINDS)
+
+
+def _organisations(case, values, errors: dict) -> list[Organisation]:
+    """The partner organisations named by id; an error under "organisations" if one is
+    not such an organisation or fewer than two are named."""
+    org_ids = set()
+    for value in values or []:
+        try:
+            org_ids.add(int(value))
+        except (TypeError, ValueError):
+            errors["organisations"] = [_("Organisationerna anges med sina id-nummer.")]
+            return []
+    # An id no row can have is an unknown organisation; it must not reach a bigint column.
+    found = list(Organisation.objects.filter(
+        pk__in=[i for i in org_ids if 0 < i <= policy.MAX_ID],
+        municipality_id=case.municipality_id))
+    if len(found) != len(org_ids):
+        errors["organisations"] = [_("Minst en organisation hör inte till ärendets kommun.")]
+    elif any(o.kind not in PARTNER_KINDS for o in found):
+        errors["organisations"] = [
+            _("Ett samtycke kan bara omfatta ärendets samverkansparter (%(kinds)s); minst en "
+              "vald organisation är ingen av dem.")
+            % {"kinds": ", ".join(str(Organisation.Kind(k).label) for k in PARTNER_KINDS)}
+        ]
+    elif len(found) < 2:
+        errors["organisations"] = [_("Välj minst två organisationer som får dela.")]
+    return found
 
 
 def _check_youth_of_age(case, given_on: date, today: date, errors: dict) -> None:
@@ -226,6 +281,7 @@ def grant_withdraw(*, user, grant_id, reason: str) -> ConsentGrant:
 
 
 DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+DOCUMENT_TOO_LARGE = gettext_lazy("Filen är större än 10 MB.")
 # Recognised by their first bytes, not by what the browser claims.
 DOCUMENT_SIGNATURES = (
     (b"%PDF-", "application/pdf", "pdf"),
@@ -246,7 +302,7 @@ def document_attach(*, user, grant_id, data: bytes) -> ConsentDocument:
     if not data:
         raise ValidationError({"document": [_("Välj en fil att ladda upp.")]})
     if len(data) > DOCUMENT_MAX_BYTES:
-        raise ValidationError({"document": [_("Filen är större än 10 MB.")]})
+        raise ValidationError({"document": [DOCUMENT_TOO_LARGE]})
     kind = document_kind(data)
     if kind is None:
         raise ValidationError({"document": [_("Filen ska vara en PDF eller en bild (PNG, JPEG).")]})

@@ -1,8 +1,9 @@
 """Daily consent reminders: to each case's lead coordinators, in-app and (if e-mail is
 configured) an e-mail without personal data, for the latest grant of a giver who must
 consent now, when it ends within 30 days, within 7 days, or has ended. Idempotent:
-each reminder has a key and is sent once, so a missed or repeated run neither loses nor
-doubles one."""
+each reminder has a key and is created once, and its e-mail is sent once, by the first
+run that gets it through (see sspf.notifications), so a missed, failed or repeated run
+neither loses nor doubles one."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 from cases.models import Case, CaseMember
 from consent import enforcement, rules
 from consent.models import ConsentGrant
-from sspf.notifications import email_unread, notify
+from sspf.notifications import email_pending, notify
 
 WINDOWS = ((7, "7"), (30, "30"))
 
@@ -61,7 +62,6 @@ def _text(case: Case, grant: rules.Grant, kind: str) -> str:
 @shared_task(name="consent.remind_expiring")
 def remind_expiring() -> int:
     created = 0
-    reached = set()
     for case, grant, kind in reminders_due():
         leads = CaseMember.objects.filter(
             Q(case=case) & Q(removed_at__isnull=True)
@@ -71,6 +71,6 @@ def remind_expiring() -> int:
                       text=_text(case, grant, kind),
                       link=reverse("consent_overview", args=[case.pk])):
                 created += 1
-                reached.add(membership.user)
-    email_unread(reached)
+    # Also what an earlier run created and could not e-mail.
+    email_pending()
     return created

@@ -16,9 +16,10 @@ from cases import policy
 from consent import selectors, services
 from consent.forms import GrantForm, WithdrawForm
 from sspf.forms import apply_service_errors
-from sspf.models import Organisation
+from sspf.middleware import answers_oversized_body
 
 BAD_REQUEST = 400
+PAYLOAD_TOO_LARGE = 413
 
 
 def _overview_page(request, case_id, *, status=200, upload_grant=None, upload_errors=()):
@@ -36,7 +37,7 @@ def consent_overview(request, case_id):
 @require_http_methods(["GET", "POST"])
 def grant_create(request, case_id):
     # Checked before anything is read, so a refused user leaves only the denial.
-    policy.require_case(request.user, case_id, policy.CaseAction.RECORD_CONSENT)
+    policy.require_case(request.user, case_id, policy.CaseAction.NEW_CONSENT)
     overview = selectors.consent_overview(user=request.user, case_id=case_id)
     case = overview.case
     # Only custody gives the right to consent; a parent without it is no choice here.
@@ -45,7 +46,8 @@ def grant_create(request, case_id):
          f"{pgettext('en person', 'Vårdnadshavare')}: {g.first_name} {g.last_name}")
         for g in overview.guardians.values() if g.custodian
     ]
-    orgs = Organisation.objects.filter(municipality_id=case.municipality_id).order_by("name")
+    # Only the partners can be named, and the team's organisations are ticked to begin with.
+    orgs = services.partner_organisations(case).order_by("name")
     team_orgs = {str(org_id) for org_id in overview.team_organisations}
     form = GrantForm(request.POST or None, givers=givers,
                      organisations=[(str(o.pk), o.name) for o in orgs],
@@ -79,19 +81,28 @@ def grant_withdraw(request, grant_id):
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.grant_withdraw(user=request.user, grant_id=page.grant.pk,
+                services.grant_withdraw(user=request.user, grant_id=page.grant_id,
                                         reason=form.cleaned_data["reason"])
             except ValidationError as exc:
                 apply_service_errors(form, exc)
             else:
                 messages.success(request,
                                  _("Samtycket är återkallat. Det gäller från och med nu."))
-                return redirect("consent_overview", case_id=page.grant.case_id)
+                return redirect("consent_overview", case_id=page.case_id)
         status = BAD_REQUEST
-    return render(request, "consent/withdraw_form.html",
-                  {"form": form, "grant": page.grant, "page": page}, status=status)
+    return render(request, "consent/withdraw_form.html", {"form": form, "page": page},
+                  status=status)
 
 
+def _document_too_large(request, grant_id):
+    """A body over the upload limit, unread: the consent page with the upload's error,
+    as for a file that was read and found too large."""
+    grant = services.require_grant(request.user, grant_id)
+    return _overview_page(request, grant.case_id, status=PAYLOAD_TOO_LARGE,
+                          upload_grant=grant.pk, upload_errors=[services.DOCUMENT_TOO_LARGE])
+
+
+@answers_oversized_body(_document_too_large)
 @require_http_methods(["GET", "POST"])
 def grant_document(request, grant_id):
     """GET downloads the signed form; POST uploads it (once)."""

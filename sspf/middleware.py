@@ -23,8 +23,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.deprecation import MiddlewareMixin
@@ -116,9 +117,29 @@ class NoStoreMiddleware:
         return response
 
 
+def answers_oversized_body(responder):
+    """Mark a page view that answers a body over its size limit with a page of its own:
+    ``responder(request, *args, **kwargs)`` instead of the plain 413. The body is never
+    read, so neither is its CSRF token: the responder must write nothing, only show."""
+
+    def mark(view):
+        view.oversized_body_responder = responder
+        return view
+
+    return mark
+
+
 class RequestSizeLimitMiddleware:
     """Refuse a request body over ``SSPF_MAX_REQUEST_BYTES`` with 413 before it is read.
-    (Uploads that need more get their own limit where they are accepted.)"""
+    (Uploads that need more get their own limit where they are accepted.)
+
+    A page view marked with ``answers_oversized_body`` explains the refusal on its own
+    page instead, so a person who chose too large a file is told so where they chose it.
+    That answer needs the logged-in user, which only exists once the later middleware
+    has run; the request is passed on unread and answered in ``process_view``, which
+    runs before any other middleware's (the CSRF check is the first to read a body).
+    Only a fully logged-in user (password and second factor) gets the page; anyone
+    else gets the plain 413."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -133,13 +154,38 @@ class RequestSizeLimitMiddleware:
             if re.match(pattern, request.path):
                 limit = larger
         if length > limit:
-            from django.http import HttpResponse, JsonResponse
-
-            message = _("Förfrågan är för stor (högst %(kb)d kB).") % {"kb": limit // 1024}
             if request.path.startswith("/api/"):
-                return JsonResponse({"detail": message}, status=413)
-            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+                return JsonResponse({"detail": _too_large(limit)}, status=413)
+            if _oversized_body_responder(request) is None:
+                return _plain_too_large(limit)
+            request.sspf_oversized_body_limit = limit
         return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        limit = getattr(request, "sspf_oversized_body_limit", None)
+        if limit is None:
+            return None
+        responder = getattr(view_func, "oversized_body_responder", None)
+        is_verified = getattr(request.user, "is_verified", None)
+        if responder is None or is_verified is None or not is_verified():
+            return _plain_too_large(limit)
+        return responder(request, *view_args, **view_kwargs)
+
+
+def _oversized_body_responder(request):
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return None
+    return getattr(match.func, "oversized_body_responder", None)
+
+
+def _too_large(limit: int) -> str:
+    return _("Förfrågan är för stor (högst %(kb)d kB).") % {"kb": limit // 1024}
+
+
+def _plain_too_large(limit: int) -> HttpResponse:
+    return HttpResponse(_too_large(limit), status=413, content_type="text/plain; charset=utf-8")
 
 
 class SwedishFirstLocaleMiddleware(MiddlewareMixin):

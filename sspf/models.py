@@ -165,7 +165,9 @@ class ApiToken(models.Model):
 
 class Notification(models.Model):
     """An in-app message to one staff member. The text names cases by number only,
-    never a person, so it can also be sent by e-mail."""
+    never a person, so it can also be sent by e-mail. ``emailed_at`` is set once the
+    e-mail that tells of it has been sent, so a failed sending is tried again and a
+    sent one never twice."""
 
     user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="notifications")
     text = models.CharField(_("meddelande"), max_length=300)
@@ -173,6 +175,7 @@ class Notification(models.Model):
     key = models.CharField(max_length=100, help_text="Identifies the reminder, so it is sent once.")
     created_at = models.DateTimeField(_("skapad"), auto_now_add=True)
     read_at = models.DateTimeField(_("läst"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("e-post skickad"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notis")

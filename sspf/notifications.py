@@ -1,8 +1,15 @@
 """Sending in-app notifications, and the e-mail that tells a person to log in. The
 e-mail carries no personal data and no case number: only that there is something to
-read."""
+read.
+
+The e-mail is sent after the notifications exist and each is marked when its e-mail
+has gone, so a run that fails half-way (the mail server down, one address refused)
+is completed by the next run and nobody is mailed twice about the same notification.
+A failure is logged with the user's id only."""
 
 from __future__ import annotations
+
+import logging
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -10,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sspf.models import Notification, User
+
+logger = logging.getLogger(__name__)
 
 EMAIL_SUBJECT = "SSPF samverkan: nya notiser"
 EMAIL_BODY = (
@@ -28,16 +37,35 @@ def notify(*, user: User, key: str, text: str, link: str = "") -> bool:
     return True
 
 
-def email_unread(users: set[User]) -> int:
-    """One e-mail per user with an address, only when e-mail is configured."""
+def email_pending() -> int:
+    """One e-mail to each active user with an address who has unread notifications not
+    yet e-mailed, when e-mail is configured; returns how many were sent. A notification
+    read in the app needs no e-mail. Each user's notifications are locked while their
+    e-mail is sent, so two runs at once do not both send it."""
     if not getattr(settings, "SSPF_NOTIFY_BY_EMAIL", False):
         return 0
+    pending = Notification.objects.filter(emailed_at__isnull=True, read_at__isnull=True)
+    users = User.objects.filter(is_active=True, pk__in=pending.values("user_id")).exclude(
+        email="").order_by("pk")
     sent = 0
     for user in users:
-        if user.email and user.is_active:
-            send_mail(EMAIL_SUBJECT, EMAIL_BODY, None, [user.email])
-            sent += 1
+        try:
+            sent += _email_one(user, pending)
+        except Exception as exc:  # the next user is still mailed; this one on the next run
+            logger.warning("notification e-mail to user #%s failed (%s)", user.pk,
+                           type(exc).__name__)
     return sent
+
+
+def _email_one(user: User, pending) -> int:
+    with transaction.atomic():
+        ids = list(pending.filter(user=user).select_for_update(skip_locked=True)
+                   .values_list("pk", flat=True))
+        if not ids:
+            return 0
+        send_mail(EMAIL_SUBJECT, EMAIL_BODY, None, [user.email])
+        Notification.objects.filter(pk__in=ids).update(emailed_at=timezone.now())
+    return 1
 
 
 def unread(user: User, limit: int = 10):

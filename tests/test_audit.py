@@ -326,7 +326,8 @@ _PG_TAMPERING = {
         ["audit_accessevent_append_only"]),
     "disabled": (["ALTER TABLE audit_chainlink DISABLE TRIGGER audit_chainlink_no_truncate"],
                  ["audit_chainlink_no_truncate"]),
-    "function no longer raises": ([_PG_FUNCTION_THAT_ALLOWS], triggers.expected("postgresql")),
+    "function no longer raises": ([_PG_FUNCTION_THAT_ALLOWS],
+                                  triggers.AUDIT.expected("postgresql")),
     "other events": (
         ["DROP TRIGGER auditlog_logentry_append_only ON auditlog_logentry",
          "CREATE TRIGGER auditlog_logentry_append_only BEFORE INSERT ON auditlog_logentry "

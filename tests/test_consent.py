@@ -1,11 +1,13 @@
 """Consent decides what crosses organisation lines: pages, API, at once; history and
 audit; bad input refused with nothing stored."""
 
+import re
 from datetime import date, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -164,6 +166,17 @@ def test_api_records_and_withdraws(demo, api_client):
         ({"given_on": -12, "valid_until": -21}, "valid_until"),
         ({"given_on": -30, "valid_until": -1}, "valid_until"),  # already over when recorded
         ({"given_on": 1}, "given_on"),
+        ({"given_on": "9999-12-31"}, "given_on"),
+        ({"given_on": "9999-12-31", "valid_until": "9999-12-31"}, "given_on"),
+        # A guardian's: the young person's own would be refused as given before 15.
+        ({"giver": "mum", "given_on": "0001-01-01"}, "given_on"),
+        ({"giver": "mum", "given_on": -400}, "given_on"),  # older than the longest validity
+        ({"valid_until": "9999-12-31"}, "valid_until"),
+        ({"valid_until": "0001-01-01"}, "valid_until"),
+        ({"organisations": "too-large"}, "organisations"),
+        ({"organisations": "zero"}, "organisations"),
+        ({"organisations": "not-partners"}, "organisations"),
+        ({"giver": {"type": "guardian", "id": 2**70}}, "giver"),
         ({"purpose": "x" * 1001}, "purpose"),
     ],
 )
@@ -176,10 +189,18 @@ def test_bad_grants_are_refused_and_nothing_is_stored(demo, api_client, change, 
         body["organisations"] = orgs(demo, "skolkurator", "koordinator2")
     if body["organisations"] == "one":
         body["organisations"] = orgs(demo, "skolkurator") * 2
+    if body["organisations"] == "too-large":
+        body["organisations"] = [*orgs(demo, "skolkurator"), 2**70]
+    if body["organisations"] == "zero":
+        body["organisations"] = [*orgs(demo, "skolkurator"), 0]
+    if body["organisations"] == "not-partners":
+        body["organisations"] = orgs(demo, "skolkurator", "revisor", "analytiker")
+    if body["giver"] == "mum":
+        body["giver"] = {"type": "guardian", "id": elsa.youth.guardians.order_by("id")[0].pk}
     if body["giver"].get("id") == "other-youth":
         body["giver"]["id"] = omar.youth.guardians.first().pk
     for key in ("given_on", "valid_until"):
-        if key in body:
+        if isinstance(body.get(key), int):
             body[key] = days_from_today(body[key]).isoformat()
     response = api_client(demo["koordinator"]).post(f"/api/v1/cases/{elsa.pk}/consents/",
                                                      body, format="json")
@@ -396,30 +417,70 @@ def test_signed_form_is_stored_encrypted_and_downloaded_by_the_coordinator(demo,
     assert "redan en blankett" in again
 
 
+MB = 1024 * 1024
+
+
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("data", "status", "message"),
     [
-        (b"<html>not a form</html>", "PDF eller en bild"),
-        (b"", "Välj en fil"),
-        (b"%PDF-" + b"x" * (10 * 1024 * 1024), "större än 10 MB"),
+        (b"<html>not a form</html>", 400, "PDF eller en bild"),
+        (b"", 400, "Välj en fil"),
+        # Read and found too large by the upload's own check...
+        (b"%PDF-" + b"x" * (10 * MB), 400, "Filen är större än 10 MB."),
+        # ... and refused unread, over the request limit of the upload path, with the same
+        # page and message.
+        (b"%PDF-" + b"x" * (10 * MB + 64 * 1024), 413, "Filen är större än 10 MB."),
+        (b"%PDF-" + b"x" * (20 * MB), 413, "Filen är större än 10 MB."),
     ],
 )
-def test_bad_documents_are_refused_and_nothing_stored(demo, client, data, message):
+def test_bad_documents_are_refused_and_nothing_stored(demo, client, data, status, message):
     from consent.models import ConsentDocument
 
     grant = give_all(demo, demo.cases["Elsa"])[0]
     log_in_verified(client, demo["koordinator"])
-    assert message in upload(client, grant, data).content.decode()
+    response = upload(client, grant, data)
+    assert response.status_code == status and not response.redirect_chain
+    row = response.content.decode().split(f'id="samtycke-{grant.pk}"')[1].split("</tr>")[0]
+    assert message in row
     assert not ConsentDocument.objects.exists()
 
 
-def test_a_body_far_over_the_limit_is_refused_before_reading(demo, client):
+def test_a_body_far_over_the_limit_is_answered_with_the_page_before_reading(demo, client):
     grant = give_all(demo, demo.cases["Elsa"])[0]
     log_in_verified(client, demo["koordinator"])
     response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
-                           content_type="application/octet-stream",
-                           CONTENT_LENGTH=str(12 * 1024 * 1024))
+                           content_type="multipart/form-data; boundary=x",
+                           CONTENT_LENGTH=str(12 * MB))
     assert response.status_code == 413
+    assert "Filen är större än 10 MB." in response.content.decode()
+    assert "<h1>Samtycken</h1>" in response.content.decode()
+    assert not response.wsgi_request._read_started  # the body was never touched
+
+
+def test_an_oversized_upload_without_the_second_factor_gets_the_plain_refusal(demo, client):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    client.force_login(demo["koordinator"])  # password given, TOTP code not yet
+    response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
+                           content_type="multipart/form-data; boundary=x",
+                           CONTENT_LENGTH=str(12 * MB))
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/plain")
+    assert "Demosson" not in response.content.decode()
+    client.logout()
+    anonymous = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
+                            content_type="multipart/form-data; boundary=x",
+                            CONTENT_LENGTH=str(12 * MB))
+    assert anonymous.status_code == 413 and anonymous["Content-Type"].startswith("text/plain")
+
+
+def test_an_oversized_upload_to_an_invisible_grant_answers_404(demo, client):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["rektor2"])
+    response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
+                           content_type="multipart/form-data; boundary=x",
+                           CONTENT_LENGTH=str(12 * MB))
+    assert response.status_code == 404
+    assert "Samordnade insatser" not in response.content.decode()
 
 
 def test_the_team_at_large_does_not_get_the_signed_form(demo, client):
@@ -736,20 +797,37 @@ def test_consent_pages_say_giltigt_tom(demo, client):
 # --- bad page input answers 400 ----------------------------------------------------------
 
 
-def test_bad_grant_form_answers_400_and_stores_nothing(demo, client):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"purpose": ""}, None),
+        ({"given_on": -30, "valid_until": -1}, "Giltighetstiden har redan gått ut"),
+        ({"given_on": "9999-12-31"}, "lämnat i framtiden"),
+        ({"given_on": "9999-12-31", "valid_until": "9999-12-31"}, "lämnat i framtiden"),
+        ({"giver": "mum", "given_on": "0001-01-01"}, "lämnat före"),
+        ({"valid_until": "9999-12-31"}, "högst 12 månader"),
+        ({"valid_until": "0001-01-01"}, "före datumet då samtycket lämnades"),
+        ({"organisations": ["skolkurator", "revisor"]}, "Välj ett giltigt alternativ"),
+    ],
+)
+def test_bad_grant_form_answers_400_and_stores_nothing(demo, client, change, message):
     elsa = demo.cases["Elsa"]
     log_in_verified(client, demo["koordinator"])
     url = f"/arenden/{elsa.pk}/samtycken/nytt/"
-    good = {"giver": "youth", "organisations": [str(o) for o in orgs(demo, "skolkurator",
-                                                                      "polis")],
-            "categories": ["school"], "purpose": "Syfte", "form": "written"}
-    missing_purpose = client.post(url, {**good, "purpose": ""})
-    assert missing_purpose.status_code == 400
-    assert 'class="field has-error"' in missing_purpose.content.decode()
-    past = client.post(url, {**good, "given_on": days_from_today(-30).isoformat(),
-                             "valid_until": days_from_today(-1).isoformat()})
-    assert past.status_code == 400
-    assert "Giltighetstiden har redan gått ut" in past.content.decode()
+    data = {"giver": "youth", "organisations": ["skolkurator", "polis"],
+            "categories": ["school"], "purpose": "Syfte", "form": "written", **change}
+    data["organisations"] = [str(o) for o in orgs(demo, *data["organisations"])]
+    if data["giver"] == "mum":
+        data["giver"] = f"guardian:{elsa.youth.guardians.order_by('id')[0].pk}"
+    for key in ("given_on", "valid_until"):
+        if isinstance(data.get(key), int):
+            data[key] = days_from_today(data[key]).isoformat()
+    response = client.post(url, data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'class="field has-error"' in page
+    if message is not None:
+        assert message in page
     assert not ConsentGrant.objects.exists()
     assert not AccessEvent.objects.filter(action="consent_given").exists()
 
@@ -790,3 +868,509 @@ def test_document_upload_is_audited_without_personal_data(demo, client):
     recorded = " ".join(str(v) for v in AccessEvent.objects.filter(pk=event.pk).values().get()
                         .values())
     assert not [value for value in personal_strings(elsa) if value in recorded]
+
+
+# --- ids out of range and organisations that are not partners ---------------------------
+
+
+@pytest.mark.parametrize("bad_id", [2**70, 2**63, 0, -1])
+def test_the_service_treats_an_impossible_organisation_id_as_unknown(demo, bad_id):
+    elsa = demo.cases["Elsa"]
+    with pytest.raises(ValidationError) as refused:
+        services.grant_record(user=demo["koordinator"], case_id=elsa.pk, giver_type="youth",
+                              organisations=[*orgs(demo, "skolkurator"), bad_id],
+                              categories=["school"], purpose="Syfte", form="written")
+    assert refused.value.message_dict["organisations"] == [
+        "Minst en organisation hör inte till ärendets kommun."]
+    assert not ConsentGrant.objects.exists()
+
+
+def test_a_grant_names_only_partner_organisations(demo, api_client, client):
+    elsa = demo.cases["Elsa"]
+    response = api_client(demo["koordinator"]).post(f"/api/v1/cases/{elsa.pk}/consents/", {
+        "giver": {"type": "youth"},
+        "organisations": orgs(demo, "skolkurator", "revisor", "analytiker"),
+        "categories": ["school"], "purpose": "Syfte", "form": "written"}, format="json")
+    assert response.status_code == 400
+    assert "samverkansparter" in response.json()["organisations"][0]
+    assert not ConsentGrant.objects.exists()
+    log_in_verified(client, demo["koordinator"])
+    form = client.get(f"/arenden/{elsa.pk}/samtycken/nytt/").content.decode()
+    assert "Kvarnbackaskolan" in form and "Lokalpolisområdet" in form
+    assert "Dataskyddsfunktionen" not in form and "Säkerhetsenheten" not in form
+
+
+def checkboxes(page: str, name: str) -> dict[str, bool]:
+    """value -> checked, for the checkboxes called ``name``."""
+    boxes = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        if 'type="checkbox"' in tag and f'name="{name}"' in tag:
+            boxes[re.search(r'value="([^"]*)"', tag).group(1)] = " checked" in tag
+    return boxes
+
+
+def test_the_organisations_are_prefilled_from_the_team(demo, client):
+    elsa = demo.cases["Elsa"]  # team: coordination, school, social services, leisure
+    log_in_verified(client, demo["koordinator"])
+    page = client.get(f"/arenden/{elsa.pk}/samtycken/nytt/").content.decode()
+    team = orgs(demo, "koordinator", "skolkurator", "socialsekreterare", "fritidsledare")
+    assert checkboxes(page, "organisations") == {
+        **{str(o): True for o in team},
+        str(demo["polis"].organisation_id): False,  # a partner, not on this team
+        str(demo["rektor2"].organisation_id): False,
+    }
+
+
+# --- guardians of an adult, closed cases ---------------------------------------------------
+
+
+def birthday(born: date, years: int) -> date:
+    try:
+        return born.replace(year=born.year + years)
+    except ValueError:  # born on 29 February
+        return date(born.year + years, 3, 1)
+
+
+def noon(day: date):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo("Europe/Stockholm"))
+
+
+def test_guardians_do_not_consent_for_a_young_person_of_18(demo, api_client):
+    omar = demo.cases["Omar"]
+    leila = omar.youth.guardians.get()
+    with time_machine.travel(noon(birthday(omar.youth.birth_date, 18)), tick=False):
+        response = api_client(demo["koordinator"]).post(
+            f"/api/v1/cases/{omar.pk}/consents/", {
+                "giver": {"type": "guardian", "id": leila.pk},
+                "organisations": orgs(demo, "polis", "socialsekreterare"),
+                "categories": ["police"], "purpose": "Syfte", "form": "written"},
+            format="json")
+    assert response.status_code == 400
+    assert "fyllt 18 år" in response.json()["giver"][0]
+    assert not ConsentGrant.objects.exists()
+
+
+def test_a_closed_case_takes_no_new_grant_but_a_withdrawal(demo, api_client, client):
+    from cases.models import Case
+
+    elsa = demo.cases["Elsa"]
+    grants = give_all(demo, elsa)
+    Case.objects.filter(pk=elsa.pk).update(status=Case.Status.CLOSED)
+    api = api_client(demo["koordinator"])
+    body = {"giver": {"type": "youth"}, "organisations": orgs(demo, "skolkurator", "polis"),
+            "categories": ["school"], "purpose": "Syfte", "form": "written"}
+    assert api.post(f"/api/v1/cases/{elsa.pk}/consents/", body,
+                    format="json").status_code == 403
+    log_in_verified(client, demo["koordinator"])
+    url = f"/arenden/{elsa.pk}/samtycken/nytt/"
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"giver": "youth", "purpose": "x"}).status_code == 403
+    assert ConsentGrant.objects.count() == len(grants)
+    assert AccessEvent.objects.filter(action="denied", case_id=elsa.pk,
+                                      purpose="new_consent").count() == 3
+    overview = client.get(f"/arenden/{elsa.pk}/samtycken/").content.decode()
+    assert url not in overview and "Ärendet är avslutat" in overview
+
+    # The giver may still withdraw: through the API and through the page.
+    withdrawn = api.post(f"/api/v1/consents/{grants[0].pk}/withdraw/",
+                         {"reason": "Ångrar sig"}, format="json")
+    assert withdrawn.status_code == 200 and withdrawn.json()["withdrawn_at"]
+    page = client.post(f"/samtycken/{grants[1].pk}/aterkalla/", {"reason": "Mamma ångrar"})
+    assert page.status_code == 302
+    assert set(ConsentGrant.objects.filter(withdrawn_at__isnull=False)
+               .values_list("pk", flat=True)) == {grants[0].pk, grants[1].pk}
+
+
+# --- consent at the 15th and the 18th birthday ---------------------------------------------
+
+
+def test_at_15_the_guardians_alone_no_longer_suffice(demo, api_client):
+    """Nora is 14; her mother's consent lets the school's entry reach the coordinator
+    until the day Nora turns 15, when her own consent is needed too."""
+    nora = demo.cases["Nora"]
+    sara = nora.youth.guardians.get()
+    record(demo, nora, sara, org_users=("skolkurator", "koordinator"))
+    fifteen = birthday(nora.youth.birth_date, 15)
+
+    def seen_by_coordinator():
+        api = api_client(demo["koordinator"])  # a fresh token: a token lasts 30 days
+        entries = api.get(f"/api/v1/cases/{nora.pk}/entries/").content.decode()
+        status = api.get(f"/api/v1/cases/{nora.pk}/consent-status/").json()
+        return "bytt skola" in entries, [g["type"] for g in status["required_givers"]]
+
+    with time_machine.travel(noon(fifteen - timedelta(days=1)), tick=False):
+        assert seen_by_coordinator() == (True, ["guardian"])
+    with time_machine.travel(noon(fifteen), tick=False):
+        assert seen_by_coordinator() == (False, ["youth", "guardian"])
+        record(demo, nora, "youth", org_users=("skolkurator", "koordinator"))
+        assert seen_by_coordinator() == (True, ["youth", "guardian"])
+
+
+def test_at_18_the_guardians_drop_out(demo, api_client, client):
+    """Omar is 16; with his own consent but not his mother's nothing crosses until the
+    day he turns 18, when his consent alone is the consent."""
+    omar = demo.cases["Omar"]
+    municipality = omar.municipality
+    municipality.consent_validity_months = 36  # so his grant is still valid at 18
+    municipality.save()
+    record(demo, omar, "youth", org_users=("polis", "socialsekreterare"),
+           categories=("police",))
+    eighteen = birthday(omar.youth.birth_date, 18)
+    police_entry = "centrumtorget"
+
+    def seen_by_social_services():
+        api = api_client(demo["socialsekreterare"])
+        entries = api.get(f"/api/v1/cases/{omar.pk}/entries/").content.decode()
+        status = api.get(f"/api/v1/cases/{omar.pk}/consent-status/").json()
+        return police_entry in entries, [g["type"] for g in status["required_givers"]]
+
+    with time_machine.travel(noon(eighteen - timedelta(days=1)), tick=False):
+        assert seen_by_social_services() == (False, ["youth", "guardian"])
+    with time_machine.travel(noon(eighteen), tick=False):
+        assert seen_by_social_services() == (True, ["youth"])
+        log_in_verified(client, demo["socialsekreterare"])
+        assert police_entry in client.get(f"/arenden/{omar.pk}/").content.decode()
+
+
+# --- grants are never edited or deleted, in the database itself -------------------------
+
+
+def refused(sql, params=()):
+    with pytest.raises(DatabaseError) as error, transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    assert "never edited or deleted" in str(error.value)
+
+
+def test_the_database_refuses_to_edit_a_grants_scope(demo):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    refused("UPDATE consent_consentgrant SET categories = %s WHERE id = %s",
+            ['["school", "health"]', grant.pk])
+    refused("UPDATE consent_consentgrant SET valid_until = %s WHERE id = %s",
+            [days_from_today(300), grant.pk])
+    refused("DELETE FROM consent_consentgrant_organisations WHERE consentgrant_id = %s",
+            [grant.pk])
+    refused("INSERT INTO consent_consentgrant_organisations (consentgrant_id, organisation_id)"
+            " VALUES (%s, %s)", [grant.pk, demo["polis"].organisation_id])
+    refused("UPDATE consent_consentgrant_organisations SET organisation_id = %s "
+            "WHERE consentgrant_id = %s", [demo["polis"].organisation_id, grant.pk])
+    grant.refresh_from_db()
+    assert grant.categories == ["school"]
+    assert set(grant.organisations.values_list("pk", flat=True)) == set(
+        orgs(demo, "skolkurator", "socialsekreterare"))
+
+
+def test_the_database_refuses_to_delete_a_grant(demo):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    refused("DELETE FROM consent_consentgrant WHERE id = %s", [grant.pk])
+    with pytest.raises(DatabaseError), transaction.atomic():
+        ConsentGrant.objects.filter(pk=grant.pk).delete()
+    assert ConsentGrant.objects.filter(pk=grant.pk).exists()
+
+
+def test_a_withdrawal_is_stamped_once(demo):
+    lead = demo["koordinator"]
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    services.grant_withdraw(user=lead, grant_id=grant.pk, reason="Ångrar sig")
+    stamped = ConsentGrant.objects.get(pk=grant.pk)
+    assert stamped.withdrawn_at is not None and stamped.withdrawn_by == lead
+    refused("UPDATE consent_consentgrant SET withdrawn_at = %s, withdrawn_by_id = %s "
+            "WHERE id = %s", [timezone.now() + timedelta(days=1), lead.pk, grant.pk])
+    refused("UPDATE consent_consentgrant SET withdrawn_at = NULL, withdrawn_by_id = NULL "
+            "WHERE id = %s", [grant.pk])
+    stamped.withdrawal_reason = "Ett annat skäl"
+    with pytest.raises(DatabaseError), transaction.atomic():
+        stamped.save(update_fields=["withdrawal_reason"])
+    again = ConsentGrant.objects.get(pk=grant.pk)
+    assert (again.withdrawn_at, again.withdrawal_reason) == (stamped.withdrawn_at,
+                                                             "Ångrar sig")
+
+
+def test_a_stamp_cannot_carry_another_change(demo):
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    refused("UPDATE consent_consentgrant SET withdrawn_at = %s, withdrawn_by_id = %s, "
+            "form = 'oral' WHERE id = %s", [timezone.now(), demo["koordinator"].pk, grant.pk])
+    refused("UPDATE consent_consentgrant SET withdrawn_at = %s WHERE id = %s",
+            [timezone.now(), grant.pk])  # by nobody
+    assert ConsentGrant.objects.get(pk=grant.pk).withdrawn_at is None
+
+
+def test_the_database_refuses_to_change_or_delete_a_signed_form(demo, client):
+    from consent.models import ConsentDocument
+
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    log_in_verified(client, demo["koordinator"])
+    upload(client, grant, PDF)
+    document = ConsentDocument.objects.get()
+    refused("UPDATE consent_consentdocument SET size = 1 WHERE id = %s", [document.pk])
+    refused("DELETE FROM consent_consentdocument WHERE id = %s", [document.pk])
+    assert ConsentDocument.objects.get().data == PDF
+
+
+def test_truncate_of_consent_tables_is_refused_on_postgresql(demo):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE")
+    give_all(demo, demo.cases["Elsa"])
+    with connection.cursor() as cursor:  # the foreign keys checked now, not at commit
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    for table in ("consent_consentgrant", "consent_consentgrant_organisations",
+                  "consent_consentdocument"):
+        refused(f"TRUNCATE {table} CASCADE")
+
+
+def test_sqlite_replace_cannot_rewrite_a_grant_or_its_scope(demo):
+    """SQLite's REPLACE deletes the old row without firing delete triggers: refused."""
+    if connection.vendor != "sqlite":
+        pytest.skip("REPLACE is SQLite's")
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    with connection.cursor() as cursor:  # a wider copy of the grant, to put in its place
+        cursor.execute("CREATE TEMP TABLE wider AS SELECT * FROM consent_consentgrant "
+                       "WHERE id = %s", [grant.pk])
+        cursor.execute("""UPDATE wider SET categories = '["school", "health"]'""")
+    refused("INSERT OR REPLACE INTO consent_consentgrant SELECT * FROM wider")
+    assert ConsentGrant.objects.get(pk=grant.pk).categories == ["school"]
+    org = grant.organisations.through.objects.filter(consentgrant_id=grant.pk).first()
+    refused("REPLACE INTO consent_consentgrant_organisations (id, consentgrant_id, "
+            "organisation_id) VALUES (%s, %s, %s)",
+            [org.pk, grant.pk, demo["polis"].organisation_id])
+    assert set(grant.organisations.values_list("pk", flat=True)) == set(
+        orgs(demo, "skolkurator", "socialsekreterare"))
+
+
+def test_a_rewritten_consent_trigger_function_is_named_on_postgresql(demo):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's trigger functions")
+    from audit import triggers
+
+    with connection.cursor() as cursor:  # undone when the test's transaction rolls back
+        cursor.execute("CREATE OR REPLACE FUNCTION sspf_consent_stamp_only() RETURNS trigger "
+                       "AS $$ BEGIN RETURN NEW; END; $$ LANGUAGE plpgsql")
+    assert triggers.missing(connection) == ["consent_consentgrant_stamp_only"]
+
+
+def test_the_guard_covers_every_column_of_a_grant():
+    from consent import triggers as consent_triggers
+
+    columns = {f.column for f in ConsentGrant._meta.concrete_fields}
+    assert set(consent_triggers.FIXED_COLUMNS) | set(consent_triggers.STAMP_COLUMNS) == columns
+    assert not set(consent_triggers.FIXED_COLUMNS) & set(consent_triggers.STAMP_COLUMNS)
+
+
+def test_a_missing_consent_trigger_is_named_and_reinstalled_after_migrate(demo):
+    from audit import triggers
+    from consent.triggers import CONSENT
+
+    assert triggers.missing(connection) == []
+    CONSENT.remove(connection)  # restored when the test's transaction rolls back
+    assert triggers.missing(connection) == CONSENT.expected(connection.vendor)
+    triggers.reinstall_after_migrate(sender=None, using="default")
+    assert triggers.missing(connection) == []
+
+
+def test_key_rotation_reseals_grants_and_forms_and_keeps_them_guarded(demo, client,
+                                                                       settings):
+    import io
+
+    from django.core.management import call_command
+
+    from audit import triggers
+    from consent.models import ConsentDocument
+
+    lead = demo["koordinator"]
+    grant = give_all(demo, demo.cases["Elsa"])[0]
+    services.grant_withdraw(user=lead, grant_id=grant.pk, reason="Ångrar sig")
+    log_in_verified(client, lead)
+    upload(client, grant, PDF)
+    settings.SSPF_FIELD_KEYS = [("k2", b"n" * 32), *settings.SSPF_FIELD_KEYS]
+    out = io.StringIO()
+    call_command("rotate_keys", stdout=out)
+    assert "consent.ConsentDocument: 1 values re-encrypted" in out.getvalue()
+    settings.SSPF_FIELD_KEYS = [("k2", b"n" * 32)]  # the old key is gone
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT purpose, withdrawal_reason FROM consent_consentgrant "
+                       "WHERE id = %s", [grant.pk])
+        assert all(v.startswith("k2$") for v in cursor.fetchone())
+    again = ConsentGrant.objects.get(pk=grant.pk)
+    assert (again.purpose, again.withdrawal_reason) == (
+        "Samordnade insatser kring skolfrånvaro", "Ångrar sig")
+    assert ConsentDocument.objects.get().data == PDF
+    assert triggers.missing(connection) == []
+    refused("UPDATE consent_consentgrant SET purpose = purpose WHERE id = %s", [grant.pk])
+
+
+
+# --- reminder e-mails survive a failing mail server -------------------------------------
+
+REFUSED_ADDRESSES: set[str] = set()
+
+
+class RefusingBackend:
+    """Delivers to ``mail.outbox`` like the test backend, except that every message to
+    an address in REFUSED_ADDRESSES fails as a refusing mail server would."""
+
+    def __init__(self, *args, **kwargs):
+        from django.core.mail.backends.locmem import EmailBackend
+
+        self.delivering = EmailBackend(*args, **kwargs)
+
+    def send_messages(self, messages):
+        import smtplib
+
+        for message in messages:
+            if set(message.to) & REFUSED_ADDRESSES:
+                raise smtplib.SMTPRecipientsRefused({a: (550, b"no") for a in message.to})
+        return self.delivering.send_messages(messages)
+
+
+def test_reminder_e_mails_are_sent_by_a_later_run_when_sending_fails(demo, mailoutbox,
+                                                                     settings):
+    from consent.tasks import remind_expiring
+    from sspf.models import Notification
+
+    settings.SSPF_NOTIFY_BY_EMAIL = True
+    settings.EMAIL_BACKEND = "tests.test_consent.RefusingBackend"
+    lead = demo["koordinator"]
+    lead.email = "koordinator@kommun.example"
+    lead.save()
+    record(demo, demo.cases["Elsa"], "youth", valid_until=days_from_today(20))
+    REFUSED_ADDRESSES.add(lead.email)
+    try:
+        assert remind_expiring.delay().get() == 1  # the notification, whatever the e-mail
+    finally:
+        REFUSED_ADDRESSES.clear()
+    assert mailoutbox == []
+    assert Notification.objects.get(user=lead).emailed_at is None
+
+    assert remind_expiring.delay().get() == 0  # nothing new to notify of ...
+    assert len(mailoutbox) == 1  # ... but the e-mail that failed is sent now
+    assert Notification.objects.get(user=lead).emailed_at is not None
+    assert remind_expiring.delay().get() == 0
+    assert len(mailoutbox) == 1  # and only once
+    mail = mailoutbox[0]
+    assert mail.to == [lead.email]
+    assert not [v for v in personal_strings(demo.cases["Elsa"]) if v in mail.subject + mail.body]
+    assert f"#{demo.cases['Elsa'].pk}" not in mail.body
+
+
+def test_one_refused_address_does_not_stop_the_others(demo, mailoutbox, settings):
+    from sspf.notifications import email_pending, notify
+
+    settings.SSPF_NOTIFY_BY_EMAIL = True
+    settings.EMAIL_BACKEND = "tests.test_consent.RefusingBackend"
+    people = [demo["koordinator"], demo["socialsekreterare"], demo["skolkurator"]]
+    for person in people:
+        person.email = f"{person.username}@kommun.example"
+        person.save()
+        notify(user=person, key="k1", text="Ett samtycke i ärende #1 går ut snart.")
+    notify(user=people[0], key="k2", text="Ett samtycke i ärende #2 går ut snart.")
+    REFUSED_ADDRESSES.add(people[1].email)
+    try:
+        assert email_pending() == 2
+    finally:
+        REFUSED_ADDRESSES.clear()
+    assert sorted(m.to[0] for m in mailoutbox) == sorted([people[0].email, people[2].email])
+    assert email_pending() == 1
+    assert [m.to[0] for m in mailoutbox[2:]] == [people[1].email]
+    assert email_pending() == 0 and len(mailoutbox) == 3
+
+
+def test_a_notification_read_in_the_app_is_not_e_mailed(demo, mailoutbox, settings):
+    from sspf.notifications import email_pending, mark_all_read, notify
+
+    settings.SSPF_NOTIFY_BY_EMAIL = True
+    lead = demo["koordinator"]
+    lead.email = "koordinator@kommun.example"
+    lead.save()
+    notify(user=lead, key="k1", text="Ett samtycke i ärende #1 går ut snart.")
+    mark_all_read(lead)
+    assert email_pending() == 0 and mailoutbox == []
+
+
+# --- what the consent read models carry -----------------------------------------------
+
+
+def reachable_strings(root, limit=8) -> set[str]:
+    """Every string reachable from ``root`` through containers, dataclasses and model
+    instances (their field values and cached relations): what a template or a debug page
+    could show."""
+    from django.db.models import Model
+    from django.http import HttpRequest
+
+    found, seen = set(), set()
+
+    def walk(value, depth):
+        if isinstance(value, str):
+            found.add(str(value))
+            return
+        if depth > limit or id(value) in seen or isinstance(value, HttpRequest):
+            return
+        seen.add(id(value))
+        if isinstance(value, dict):
+            children = list(value.values())
+        elif isinstance(value, list | tuple | set | frozenset):
+            children = list(value)
+        elif isinstance(value, Model):
+            children = [v for k, v in vars(value).items() if k != "_state"]
+            children += list(value._state.fields_cache.values())
+            children += list(getattr(value, "_prefetched_objects_cache", {}).values())
+        elif hasattr(value, "__dataclass_fields__"):
+            children = [getattr(value, name) for name in value.__dataclass_fields__]
+        else:
+            return
+        for child in children:
+            walk(child, depth + 1)
+
+    walk(root, 0)
+    return found
+
+
+def contexts(response):
+    from django.test.utils import ContextList
+
+    return response.context if isinstance(response.context, ContextList) else [
+        response.context]
+
+
+def test_the_consent_pages_carry_no_protected_contact_details(demo, client):
+    """Nora has a protected identity: her and her mother's address and phone are for the
+    coordinators alone, and the school counsellor's pages must not carry them, not even
+    where no template shows them."""
+    from cases.models import Guardian, Youth
+
+    nora = demo.cases["Nora"]
+    secrets = ["Skyddad väg 7", "070-111 11 11", "Hemlig gata 3", "070-222 22 22"]
+    youth = Youth.objects.get(pk=nora.youth_id)
+    youth.address, youth.phone = secrets[:2]
+    youth.save()
+    sara = Guardian.objects.get(youth=youth)
+    sara.address, sara.phone = secrets[2:]
+    sara.save()
+    record(demo, nora, sara, org_users=("skolkurator", "koordinator"))
+    log_in_verified(client, demo["skolkurator"])
+    for url in (f"/arenden/{nora.pk}/samtycken/", f"/arenden/{nora.pk}/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        strings = reachable_strings([d for c in contexts(response) for d in c.dicts])
+        assert "Testlund" in " ".join(strings)  # the walk does reach the people
+        assert not [s for s in secrets if any(s in value for value in strings)], url
+
+
+def test_the_consent_read_models_repr_no_personal_data(demo, client):
+    from consent import selectors
+
+    elsa = demo.cases["Elsa"]
+    lead = demo["koordinator"]
+    grants = give_all(demo, elsa)
+    services.grant_withdraw(user=lead, grant_id=grants[1].pk, reason="Mamma ångrade sig")
+    overview = selectors.consent_overview(user=lead, case_id=elsa.pk)
+    page = selectors.withdrawal_page(user=lead, grant_id=grants[2].pk)
+    personal = [*personal_strings(elsa), "Samordnade insatser", "Mamma ångrade sig",
+                "Kvarnbackaskolan"]
+    shown = [repr(overview), repr(page), *(repr(row) for row in overview.history)]
+    assert "Maria Demosson" in " ".join(r.giver for r in overview.history)  # names are there
+    for text in shown:
+        assert not [value for value in personal if value in text], text
+    assert repr(overview.history[0]) == f"HistoryRow(id={overview.history[0].id})"
