@@ -445,12 +445,17 @@ def test_bad_documents_are_refused_and_nothing_stored(demo, client, data, status
     assert not ConsentDocument.objects.exists()
 
 
+def post_far_over_the_limit(client, grant):
+    """A signed-form upload announcing 12 MB (the body itself is never sent)."""
+    return client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
+                       content_type="multipart/form-data; boundary=x",
+                       CONTENT_LENGTH=str(12 * MB))
+
+
 def test_a_body_far_over_the_limit_is_answered_with_the_page_before_reading(demo, client):
     grant = give_all(demo, demo.cases["Elsa"])[0]
     log_in_verified(client, demo["koordinator"])
-    response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
-                           content_type="multipart/form-data; boundary=x",
-                           CONTENT_LENGTH=str(12 * MB))
+    response = post_far_over_the_limit(client, grant)
     assert response.status_code == 413
     assert "Filen är större än 10 MB." in response.content.decode()
     assert "<h1>Samtycken</h1>" in response.content.decode()
@@ -460,25 +465,19 @@ def test_a_body_far_over_the_limit_is_answered_with_the_page_before_reading(demo
 def test_an_oversized_upload_without_the_second_factor_gets_the_plain_refusal(demo, client):
     grant = give_all(demo, demo.cases["Elsa"])[0]
     client.force_login(demo["koordinator"])  # password given, TOTP code not yet
-    response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
-                           content_type="multipart/form-data; boundary=x",
-                           CONTENT_LENGTH=str(12 * MB))
+    response = post_far_over_the_limit(client, grant)
     assert response.status_code == 413
     assert response["Content-Type"].startswith("text/plain")
     assert "Demosson" not in response.content.decode()
     client.logout()
-    anonymous = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
-                            content_type="multipart/form-data; boundary=x",
-                            CONTENT_LENGTH=str(12 * MB))
+    anonymous = post_far_over_the_limit(client, grant)
     assert anonymous.status_code == 413 and anonymous["Content-Type"].startswith("text/plain")
 
 
 def test_an_oversized_upload_to_an_invisible_grant_answers_404(demo, client):
     grant = give_all(demo, demo.cases["Elsa"])[0]
     log_in_verified(client, demo["rektor2"])
-    response = client.post(f"/samtycken/{grant.pk}/blankett/", data=b"x",
-                           content_type="multipart/form-data; boundary=x",
-                           CONTENT_LENGTH=str(12 * MB))
+    response = post_far_over_the_limit(client, grant)
     assert response.status_code == 404
     assert "Samordnade insatser" not in response.content.decode()
 
