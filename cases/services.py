@@ -45,8 +45,9 @@ def _locked_case(user, case: Case, action: policy.CaseAction):
     so its event is kept."""
     try:
         with change_actor(user), transaction.atomic():
+            # The young person is not loaded again: the write needs only its id.
             locked = Case.objects.select_for_update().select_related(
-                "youth", "municipality").get(pk=case.pk)
+                "municipality").get(pk=case.pk)
             if not policy.may(user, locked, action):
                 raise _RevokedMeanwhile
             yield locked
@@ -229,14 +230,21 @@ def member_remove(*, user, case_id, username: str, expected_version=None) -> Cas
         if membership.role_in_case == CaseMember.CaseRole.LEAD and leads.count() == 1:
             raise ValidationError({"username": [
                 _("Ärendet måste ha minst en ansvarig samordnare kvar i teamet.")]})
-        membership.removed_at = timezone.now()
-        membership.removed_by = user
-        membership.save(update_fields=["removed_at", "removed_by"])
-        remove_perm("cases.view_case", membership.user, case)
-        remove_perm("cases.manage_case", membership.user, case)
-        _bump(case)
-        _record(user, Action.DELETE, membership, case)
+        _end_membership(membership, case, actor=user)
     return membership
+
+
+def _end_membership(membership: CaseMember, case: Case, *, actor, purpose: str = "") -> None:
+    """End a membership of a locked case: the object permissions go with it, so access
+    ends with the next request; the case's version moves on and the removal is
+    recorded."""
+    membership.removed_at = timezone.now()
+    membership.removed_by = actor
+    membership.save(update_fields=["removed_at", "removed_by"])
+    remove_perm("cases.view_case", membership.user, case)
+    remove_perm("cases.manage_case", membership.user, case)
+    _bump(case)
+    _record(actor, Action.DELETE, membership, case, purpose=purpose)
 
 
 def guardian_add(*, user, case_id, personnummer: str, first_name: str, last_name: str,
@@ -355,15 +363,8 @@ def end_team_access(account, actor) -> None:
     """End every team membership of an account whose role or organisation changes:
     the teams chose the person for their old work. Each case records the removal."""
     memberships = CaseMember.objects.filter(user=account, removed_at__isnull=True
-                                            ).select_related("case")
+                                            ).select_related("user")
     with change_actor(actor), transaction.atomic():
         for membership in memberships:
             case = Case.objects.select_for_update().get(pk=membership.case_id)
-            membership.removed_at = timezone.now()
-            membership.removed_by = actor
-            membership.save(update_fields=["removed_at", "removed_by"])
-            remove_perm("cases.view_case", account, case)
-            remove_perm("cases.manage_case", account, case)
-            _bump(case)
-            audit.record_about(membership, action=Action.DELETE, actor=actor, case_id=case.pk,
-                               youth_id=case.youth_id, purpose="account reassigned")
+            _end_membership(membership, case, actor=actor, purpose="account reassigned")

@@ -6,6 +6,7 @@ API."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -32,7 +33,9 @@ class TokenAPIView(APIView):
 
     def handle_exception(self, exc):
         if isinstance(exc, NotAuthenticated):  # no token at all; a bad one is recorded
-            audit.record(action=Action.DENIED, outcome=Outcome.DENIED,  # where it fails
+            # where it fails. Without an actor: a browser session that comes along does
+            # not open the API, so it is not who asked.
+            audit.record(action=Action.DENIED, actor=AnonymousUser(), outcome=Outcome.DENIED,
                          purpose="no API token")
         if isinstance(exc, DjangoValidationError):
             exc = ValidationError(detail=self.field_errors(exc))

@@ -132,11 +132,7 @@ def staff_account_admin_save(*, actor: User, account: User, changed: list[str],
     account.groups.set([Group.objects.get(name=str(Role(account.role)))])
     if created:
         _record_account(actor, account, Action.ACCOUNT_CREATED, RECORDED_FIELDS)
-        return account
-    if "password" in changed:
-        _record_account(actor, account, Action.PASSWORD_SET)
-    changed = [f for f in changed if f != "password"]
-    if changed:
+    elif changed:  # the password has a form of its own (staff_password_set_record)
         _record_account(actor, account, Action.ACCOUNT_CHANGED, changed)
     return account
 

@@ -99,6 +99,14 @@ def test_a_session_does_not_open_the_api(client, coordinator):
     assert client.get("/api/v1/me/").status_code == 401
 
 
+def test_an_api_call_without_a_token_is_credited_to_nobody_not_the_browser_session(
+        client, coordinator):
+    log_in_verified(client, coordinator)
+    assert client.get("/api/v1/me/").status_code == 401
+    (event,) = AccessEvent.objects.filter(action="denied", purpose="no API token")
+    assert (event.actor_id, event.actor_username, event.path) == (None, "", "/api/v1/me/")
+
+
 def test_openapi_schema_documents_the_error_answers(demo, client):
     import yaml
 
