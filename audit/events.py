@@ -37,6 +37,8 @@ def _event(
     case_id: int | None = None,
     youth_id: int | None = None,
     purpose: str = "",
+    flags: str | None = None,
+    ip: str | None = None,
 ) -> AccessEvent:
     if len(purpose) > PURPOSE_MAX_LENGTH:
         raise ValidationError(
@@ -47,20 +49,59 @@ def _event(
     ctx = context.current()
     if actor is None:
         actor = ctx.user
+    object_id = "" if object_id is None else str(object_id)
+    if _could_be_personal(object_id):
+        object_id, flags = MASKED_ID, _with_flag(flags, MASKED_FLAG)
+    if case_id is not None and _could_be_personal(str(case_id)):
+        case_id, flags = None, _with_flag(flags, MASKED_FLAG)
+    if youth_id is not None and _could_be_personal(str(youth_id)):
+        youth_id, flags = None, _with_flag(flags, MASKED_FLAG)
     return AccessEvent(
         action=str(action),
         outcome=str(outcome),
         object_type=object_type,
-        object_id="" if object_id is None else str(object_id),
+        object_id=object_id,
         case_id=case_id,
         youth_id=youth_id,
         purpose=purpose,
         request_id=ctx.request_id,
-        ip=ctx.ip,
+        ip=ip or ctx.ip,
         user_agent=ctx.user_agent,
         path=ctx.path,
+        flags=flags or None,
         **_actor_fields(actor),
     )
+
+
+def _with_flag(flags: str | None, flag: str) -> str:
+    marks = [m for m in (flags or "").split(",") if m]
+    if flag not in marks:
+        marks.append(flag)
+    return ",".join(marks)
+
+
+def add_flag(event: AccessEvent, flag: str) -> None:
+    """Add a mark for the log review to an event not yet written, keeping its others."""
+    event.flags = _with_flag(event.flags, flag)
+
+
+# An id someone asked for may be an identity number typed where an id goes
+# (``/arenden/201103282388/``). It is never stored: the event keeps ``MASKED_ID`` (and no
+# case or youth id) and the mark ``MASKED_FLAG``, so the log review still sees the try.
+MASKED_ID = "*"
+MASKED_FLAG = "masked_id"
+_id_maskers = []
+
+
+def register_id_masker(masker) -> None:
+    """Let another part say which ids could be personal: ``masker(text)`` is True for
+    one that must not be stored (audit itself knows no identity numbers)."""
+    if masker not in _id_maskers:
+        _id_maskers.append(masker)
+
+
+def _could_be_personal(text: str) -> bool:
+    return any(masker(text) for masker in _id_maskers)
 
 
 _flaggers = []
@@ -84,7 +125,9 @@ def record(**fields) -> AccessEvent:
 
     Keyword arguments: ``action``, ``actor`` (defaults to the user of the current
     request), ``outcome``, ``object_type`` (a model label such as ``cases.Case``),
-    ``object_id``, ``case_id``, ``youth_id``, ``purpose``. Pass ids, never content.
+    ``object_id``, ``case_id``, ``youth_id``, ``purpose``, ``flags`` (marks for the log
+    review, comma-separated), ``ip`` (the client address, when not the current
+    request's). Pass ids, never content.
     """
     event = _event(**fields)
     with transaction.atomic():

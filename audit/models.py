@@ -42,6 +42,14 @@ class Action(models.TextChoices):
     OTP_RESET = "otp_reset", _("Tvåstegsverifiering återställd av administratör")
     AUDIT_VERIFIED = "audit_verified", _("Loggkedjan verifierad")
     AUDIT_BROKEN = "audit_broken", _("Loggkedjan bruten")
+    MUNICIPALITY_CREATED = "municipality_created", _("Kommun skapad")
+    MUNICIPALITY_CHANGED = "municipality_changed", _("Kommunens inställningar ändrade")
+    ORGANISATION_CREATED = "organisation_created", _("Organisation skapad")
+    ORGANISATION_CHANGED = "organisation_changed", _("Organisation ändrad")
+    RESET_REQUESTED = "reset_requested", _("Återställning av inloggning begärd")
+    RESET_APPROVED = "reset_approved", _("Återställning av inloggning godkänd")
+    RESET_REJECTED = "reset_rejected", _("Återställning av inloggning avslagen")
+    CASE_REFERRED = "case_referred", _("Ärendeförfrågan lämnad till ansvarig samordnare")
 
 
 class Outcome(models.TextChoices):

@@ -4,9 +4,11 @@ serializer shapes the answer."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Page
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -53,6 +55,11 @@ class CasePageOut(serializers.Serializer):
 
 
 class GuardianOut(serializers.ModelSerializer):
+    personnummer = serializers.CharField(
+        allow_null=True, help_text="null where the caller does not see the household's "
+        "contact details (only the case's coordinators, or with consent covering the "
+        "caller's organisation and the basic category)")
+
     class Meta:
         model = Guardian
         fields = ["id", "personnummer", "first_name", "last_name", "custodian",
@@ -74,20 +81,25 @@ class EntryOut(serializers.ModelSerializer):
         return entry.statutory_basis or ""
 
 
-def _page_payload(request, page: Page, status_filter: str) -> dict:
-    def link(number):
-        query = {"page": number}
-        if status_filter:
-            query["status"] = status_filter
-        from urllib.parse import urlencode
+class EntryPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = EntryOut(many=True)
 
-        return request.build_absolute_uri(request.path + "?" + urlencode(query))
+
+def _page_payload(request, page: Page, serializer, **query) -> dict:
+    """A page of a list as the API answers it: count, links to the next and previous
+    pages (keeping the other query parameters given), results."""
+    def link(number):
+        params = {"page": number, **{k: v for k, v in query.items() if v}}
+        return request.build_absolute_uri(request.path + "?" + urlencode(params))
 
     return {
         "count": page.paginator.count,
         "next": link(page.next_page_number()) if page.has_next() else None,
         "previous": link(page.previous_page_number()) if page.has_previous() else None,
-        "results": CaseOut(page.object_list, many=True).data,
+        "results": serializer(page.object_list, many=True).data,
     }
 
 
@@ -122,16 +134,23 @@ class CasesView(TokenAPIView):
         status_filter = request.query_params.get("status", "")
         page = selectors.case_page(user=request.user, status=status_filter,
                                    page=request.query_params.get("page", 1))
-        return Response(_page_payload(request, page, status_filter))
+        return Response(_page_payload(request, page, CaseOut, status=status_filter))
 
-    @extend_schema(request=CreateIn, responses={201: CaseOut})
+    @extend_schema(request=CreateIn, responses={
+        201: CaseOut,
+        202: OpenApiResponse(description="Not created by the caller; handed to the lead "
+                             "coordinator of an existing case the caller is not on."),
+    })
     def post(self, request):
         policy.require_create_case(request.user)  # 403 before any word about the input
         data = self.CreateIn(data=request.data)
         data.is_valid(raise_exception=True)
         youth = data.validated_data["youth"]
-        case = services.case_create(user=request.user, area=data.validated_data["area"],
-                                    **youth)
+        try:
+            case = services.case_create(user=request.user, area=data.validated_data["area"],
+                                        **youth)
+        except services.CaseReferred as referred:
+            return Response({"detail": str(referred.message)}, status=status.HTTP_202_ACCEPTED)
         detail = selectors.case_detail(user=request.user, case_id=case.pk)
         return Response(CaseOut(detail.case).data, status=status.HTTP_201_CREATED)
 
@@ -235,10 +254,11 @@ class EntriesView(TokenAPIView):
             help_text="Id of the team organisation the statutory basis lets the entry "
                       "reach; required with a statutory basis.")
 
-    @extend_schema(responses=EntryOut(many=True))
+    @extend_schema(parameters=[OpenApiParameter("page", int)], responses=EntryPageOut)
     def get(self, request, case_id):
-        entries = selectors.entry_list(user=request.user, case_id=case_id)
-        return Response(EntryOut(entries, many=True).data)
+        page = selectors.entry_page(user=request.user, case_id=case_id,
+                                    page=request.query_params.get("page", 1))
+        return Response(_page_payload(request, page, EntryOut))
 
     @extend_schema(request=EntryIn, responses={201: EntryOut})
     def post(self, request, case_id):

@@ -22,10 +22,17 @@ class CasesConfig(AppConfig):
         register_flagger(policy.flag_protected_identity)
 
         from cases import services
-        from sspf.services import ReassignmentHook, register_reassignment_hook
+        from sspf.services import (
+            OrganisationMoveHook,
+            ReassignmentHook,
+            register_organisation_move_hook,
+            register_reassignment_hook,
+        )
 
         register_reassignment_hook(ReassignmentHook(refusal=services.sole_lead_refusal,
                                                     end=services.end_team_access))
+        register_organisation_move_hook(OrganisationMoveHook(
+            refusal=services.organisation_in_cases))
 
         derived = {models.Youth: ["birth_date", "gender"]}
         for model in (models.Youth, models.Guardian, models.Case, models.CaseMember,

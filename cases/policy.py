@@ -13,8 +13,10 @@ is answered here and nowhere else.
   covers S, V and the entry's category. Consent is asked through
   ``register_crossing_rule`` (the consent app registers its rule at start), so this
   module does not depend on consent.
-- When the young person or a guardian has a protected identity, the household's
-  addresses and phone numbers are shown to the case's coordinators only.
+- The household's addresses and phone numbers and the guardians' identity numbers
+  reach the case's coordinators, and other members only with a consent covering their
+  organisation and the ``basic`` category; with a protected identity in the household,
+  the coordinators only.
 - Lists are querysets filtered in SQL. What the user may not see answers 404
   (``NotVisible``), a forbidden action on what they see answers 403 (``Forbidden``);
   both are recorded as ``denied`` events before they are raised.
@@ -35,6 +37,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 import audit
+from audit.events import add_flag
 from audit.models import Action, Outcome
 from cases.models import Case, CaseUserObjectPermission, Entry, Guardian
 from sspf.roles import CASE_WORK_ROLES, Role
@@ -223,19 +226,37 @@ def flag_protected_identity(events) -> None:
         if (event.case_id in cases or event.youth_id in youths
                 or (event.object_type == "cases.Guardian" and event.object_id.isdigit()
                     and int(event.object_id) in guardians)):
-            event.flags = PROTECTED_FLAG
+            add_flag(event, PROTECTED_FLAG)
+
+
+_disclosure_rules: list[Callable[[object, Case, str], bool]] = []
+
+
+def register_disclosure_rule(rule: Callable[[object, Case, str], bool]) -> None:
+    """Let another part (consent) say whether the case's information of a category may
+    reach the user's organisation: ``rule(user, case, category)``. Asked for what is not
+    an entry, such as the household's contact details (category ``basic``)."""
+    if rule not in _disclosure_rules:
+        _disclosure_rules.append(rule)
+
+
+CONTACT_CATEGORY = "basic"
 
 
 def may_see_contact_details(user, case: Case, guardians: list[Guardian], *,
                             may_manage: bool | None = None) -> bool:
-    """Address and phone of the household (the young person and the guardians): to the
-    team, except when anyone in it has a protected identity; then only the case's
-    coordinators see any of them. The whole household, because its members usually
-    share an address: the young person's or another guardian's address would show
-    where the protected person lives."""
-    household = [case.youth, *guardians]
-    if not any(person.protected_identity for person in household):
-        return True
+    """Address and phone of the household (the young person and the guardians) and the
+    guardians' identity numbers: to the case's coordinators, and to another member only
+    when the effective consent covers their organisation and the ``basic`` category.
+    When anyone in the household has a protected identity, only the coordinators see
+    any of it: the whole household, because its members usually share an address, so the
+    young person's or another guardian's address would show where the protected person
+    lives."""
     if may_manage is None:
         may_manage = may(user, case, CaseAction.MANAGE)
-    return may_manage
+    if may_manage:
+        return True
+    household = [case.youth, *guardians]
+    if any(person.protected_identity for person in household):
+        return False
+    return any(rule(user, case, CONTACT_CATEGORY) for rule in _disclosure_rules)

@@ -185,12 +185,8 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
             .order_by("added_at")
         )
         case.active_members = members
-        entries_shown = Paginator(
-            policy.visible_entries(user, case)
-            .select_related("source_org", "author", "statutory_recipient")
-            .order_by("-created_at", "-id"), per_page).get_page(entry_page)
-        entries = list(entries_shown.object_list)
-        entries_shown.object_list = entries
+        entries_shown = _visible_entry_page(user, case, entry_page, per_page)
+        entries = entries_shown.object_list
         may_manage = policy.may(user, case, policy.CaseAction.MANAGE)
         show_contact = policy.may_see_contact_details(user, case, guardians,
                                                       may_manage=may_manage)
@@ -214,10 +210,23 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
     return detail
 
 
+def _visible_entry_page(user, case: Case, page, per_page: int) -> Page:
+    """One page of the entries the policy lets through, newest first, read."""
+    result = Paginator(
+        policy.visible_entries(user, case)
+        .select_related("source_org", "author", "statutory_recipient")
+        .order_by("-created_at", "-id"), per_page).get_page(page)
+    result.object_list = list(result.object_list)
+    return result
+
+
 def withhold_contact(person) -> None:
-    """Drop a person's address and phone from an instance read for display."""
+    """Drop a person's address and phone from an instance read for display, and a
+    guardian's identity number (the young person's identifies the case to its team)."""
     person.address = None
     person.phone = None
+    if isinstance(person, Guardian):
+        person.personnummer = None
     person.save = _refuse_save
 
 
@@ -267,10 +276,14 @@ def _record_case_detail(user, case, guardians, entries):
 
 
 def guardian_list(*, user, case_id) -> list[Guardian]:
-    """The guardians of a case's young person (the API gives no contact details)."""
+    """The guardians of a case's young person (the API gives no contact details; their
+    identity numbers only to whom the policy shows contact details)."""
     case = policy.require_case(user, case_id)
     with transaction.atomic():
         guardians = list(case.youth.guardians.order_by("id"))
+        if not policy.may_see_contact_details(user, case, guardians):
+            for guardian in guardians:
+                withhold_contact(guardian)
         audit.record_many(
             [
                 {
@@ -287,14 +300,13 @@ def guardian_list(*, user, case_id) -> list[Guardian]:
     return guardians
 
 
-def entry_list(*, user, case_id) -> list[Entry]:
+def entry_page(*, user, case_id, page: int | str = 1, per_page: int = PAGE_SIZE) -> Page:
+    """One page of the entries of a case the user may see, newest first; only the
+    entries shown are recorded."""
     case = policy.require_case(user, case_id)
     with transaction.atomic():
-        entries = list(
-            policy.visible_entries(user, case)
-            .select_related("source_org", "author", "statutory_recipient")
-            .order_by("-created_at", "-id")
-        )
+        result = _visible_entry_page(user, case, page, per_page)
+        entries = result.object_list
         audit.record_many(
             [
                 {
@@ -308,7 +320,7 @@ def entry_list(*, user, case_id) -> list[Entry]:
                 for e in entries
             ]
         )
-    return entries
+    return result
 
 
 def coordinator_open_cases(*, user, limit: int = 10) -> list[Case]:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -20,6 +22,7 @@ from audit.models import Action, Outcome
 from cases import policy
 from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, CaseMember, Entry, Guardian, Youth
 from cases.selectors import PNR_INDEX
+from sspf import notifications
 from sspf.crypto import blind_index
 from sspf.personnummer import IdentityNumber, InvalidIdentityNumber, parse
 from sspf.roles import CASE_WORK_ROLES, Role
@@ -134,8 +137,7 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
     _errors(errors)
 
     index = blind_index(number.normalised, purpose=PNR_INDEX)
-    duplicate = ValidationError({"personnummer": [
-        _("Det finns redan ett öppet ärende för den här personen i kommunen.")]})
+    duplicate = ValidationError({"personnummer": ["duplicate"]})  # answered below
     same_person = Case.objects.filter(municipality=municipality, youth_index=index)
     try:
         with change_actor(user), transaction.atomic():
@@ -161,16 +163,52 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
     except ValidationError as exc:
         if exc is not duplicate:
             raise
-        # The refusal tells the user that an open case exists; that is recorded, with
-        # the case it revealed (so a protected identity's case marks the event too).
-        existing = same_person.filter(status=Case.Status.OPEN).values("pk", "youth_id").first()
-        audit.record(action=Action.CREATE, actor=user, outcome=Outcome.DENIED,
-                     object_type="cases.Case",
-                     case_id=existing["pk"] if existing else None,
-                     youth_id=existing["youth_id"] if existing else None,
-                     purpose="refused: the young person already has an open case")
-        raise
+        existing = same_person.filter(status=Case.Status.OPEN).first()
+        _answer_duplicate(user, existing)
     return case
+
+
+class CaseReferred(Exception):
+    """The young person already has an open case whose team the caller is not on: the
+    attempt went to that case's lead coordinators. The caller is told only that."""
+
+    message = gettext_lazy(
+        "Ärendet kunde inte öppnas av dig. Förfrågan har lämnats vidare till ansvarig "
+        "samordnare, som hör av sig till dig.")
+
+
+def _answer_duplicate(user, existing: Case | None):
+    """Being an SSPF case is itself sensitive. A coordinator on the existing case's team
+    is told which case it is (400); anyone else learns nothing about it: the lead
+    coordinators are told of the attempt and the caller gets ``CaseReferred``. Both are
+    recorded with the case (so a protected identity marks the event)."""
+    common = {"actor": user, "outcome": Outcome.DENIED, "object_type": "cases.Case",
+              "case_id": existing.pk if existing else None,
+              "youth_id": existing.youth_id if existing else None}
+    if existing is not None and policy.visible_cases(user).filter(pk=existing.pk).exists():
+        audit.record(action=Action.CREATE, **common,
+                     purpose="refused: the young person already has an open case")
+        raise ValidationError({"personnummer": [
+            _("Det finns redan ett öppet ärende för den här personen i kommunen: ärende "
+              "#%(case)d.") % {"case": existing.pk}]})
+    with transaction.atomic():
+        leads = [] if existing is None else list(
+            existing.memberships.filter(removed_at__isnull=True,
+                                        role_in_case=CaseMember.CaseRole.LEAD)
+            .select_related("user"))
+        for membership in leads:
+            notifications.notify_now(
+                user=membership.user,
+                key=f"case-referral:{existing.pk}:{user.pk}:{timezone.localdate().isoformat()}",
+                text=_("Samordnaren %(username)s försökte öppna ett nytt ärende för den unge i "
+                       "ärende #%(case)d. Lägg till hen i teamet om det behövs.")
+                % {"username": user.get_username(), "case": existing.pk},
+                link=reverse("case_detail", args=[existing.pk]),
+                subject=notifications.EMAIL_SUBJECT, body=notifications.EMAIL_BODY)
+        audit.record(action=Action.CASE_REFERRED, **common,
+                     purpose=f"handed to {len(leads)} lead coordinator(s): the young person "
+                             "already has an open case")
+    raise CaseReferred()
 
 
 def _add_member(case: Case, member, *, added_by) -> CaseMember:
@@ -368,3 +406,13 @@ def end_team_access(account, actor) -> None:
         for membership in memberships:
             case = Case.objects.select_for_update().get(pk=membership.case_id)
             _end_membership(membership, case, actor=actor, purpose="account reassigned")
+
+
+def organisation_in_cases(organisation) -> str | None:
+    """An organisation whose entries are on a case's record stays in that case's
+    municipality (its entries, and who may read them, are decided there)."""
+    if Entry.objects.filter(Q(source_org=organisation) | Q(statutory_recipient=organisation)
+                            ).exists():
+        return _("Organisationen har anteckningar i kommunens ärenden och kan därför inte byta "
+                 "kommun.")
+    return None

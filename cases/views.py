@@ -83,6 +83,9 @@ def case_create(request):
             case = services.case_create(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
             apply_service_errors(form, exc)
+        except services.CaseReferred as referred:
+            messages.info(request, referred.message)
+            return redirect("home")
         else:
             messages.success(request, _("Ärendet är skapat."))
             return redirect("case_detail", case_id=case.pk)

@@ -18,6 +18,8 @@ from consent.models import ConsentGrant
 
 @dataclass(frozen=True)
 class CaseConsent:
+    # The givers whose grants decide (rules.binding_givers): those the settings require
+    # now and those whose withdrawal still stands.
     required: list[rules.Giver]
     grants: list[rules.Grant]
     effective: rules.Scope | None
@@ -73,14 +75,18 @@ def case_consents(cases: list[Case], *, now: datetime | None = None) -> dict[int
     result = {}
     for case in cases:
         required = []
-        if case.youth.birth_date is not None:
-            required = rules.required_givers(
-                birth_date=case.youth.birth_date,
-                custodian_ids=custodians.get(case.youth_id, []),
-                own_consent_age=case.municipality.own_consent_age,
-                on=now.date(),
-            )
         case_grants = grants.get(case.pk, [])
+        if case.youth.birth_date is not None:
+            required = rules.binding_givers(
+                required=rules.required_givers(
+                    birth_date=case.youth.birth_date,
+                    custodian_ids=custodians.get(case.youth_id, []),
+                    own_consent_age=case.municipality.own_consent_age,
+                    on=now.date(),
+                ),
+                grants=case_grants, now=now,
+                adult=rules.age_on(case.youth.birth_date, now.date()) >= rules.ADULT_AGE,
+            )
         result[case.pk] = CaseConsent(
             required=required, grants=case_grants, now=now,
             effective=rules.effective_consent(required=required, grants=case_grants, now=now),
@@ -97,6 +103,14 @@ def entries_crossing_by_consent(user, case: Case) -> Q:
     if scope is None or user.organisation_id not in scope.organisations:
         return Q(pk__in=[])
     return Q(source_org_id__in=scope.organisations, category__in=scope.categories)
+
+
+def consent_covers(user, case: Case, category: str) -> bool:
+    """Whether the effective consent lets the case's information of ``category`` reach
+    the user's organisation."""
+    scope = case_consent(case).effective
+    return (scope is not None and user.organisation_id in scope.organisations
+            and category in scope.categories)
 
 
 def consent_flags(cases: list[Case]) -> dict[int, list[str]]:

@@ -19,6 +19,16 @@ Withdrawal or expiry of any required giver's grant narrows the effective consent
 once; a required giver without a current grant means there is none, and so does an
 intersection that leaves nothing to share (fewer than two organisations, or no
 category).
+
+A withdrawal stands whatever the settings say later. Who is a required giver depends
+on the municipality's own-consent age, which an administrator can change; a giver who
+withdrew must not lose that withdrawal because the setting moved (a 15-year-old who
+withdrew, then an own-consent age raised to 16). So the givers whose grants decide the
+effective consent (``binding_givers``) are the required ones and also every giver whose
+latest grant is withdrawn, required or not (a young person below the own-consent age
+who gave and then withdrew included), until that giver records a new grant. The one
+exception is the law's, not a setting's: from 18 custody has ended (FB 6 kap. 2 §) and
+a guardian's withdrawal no longer binds the young person, who then decides alone.
 """
 
 from __future__ import annotations
@@ -97,6 +107,18 @@ def required_givers(*, birth_date: date, custodian_ids: Iterable[int], own_conse
     if age >= own_consent_age:
         givers.insert(0, Giver.youth())
     return givers
+
+
+def binding_givers(*, required: list[Giver], grants: Iterable[Grant], now: datetime,
+                   adult: bool) -> list[Giver]:
+    """The givers whose grants decide the effective consent: the required ones and, after
+    them, every other giver whose latest grant is withdrawn (see the module docstring);
+    guardians only while the young person is under 18 (``adult`` False)."""
+    standing = [giver for giver, grant in sorted(latest_grants(grants, now).items(),
+                                                 key=lambda item: item[1].id)
+                if giver not in required and grant.withdrawn(now)
+                and not (adult and giver.type == "guardian")]
+    return [*required, *standing]
 
 
 def latest_grants(grants: Iterable[Grant], now: datetime) -> dict[Giver, Grant]:

@@ -18,7 +18,7 @@ from django.utils.translation import pgettext
 import audit
 from audit.models import Action
 from cases import policy
-from cases.models import Case, Entry, Guardian
+from cases.models import Case, CaseMember, Entry, Guardian
 from cases.selectors import StartSection
 from consent import enforcement, rules, services
 from consent.models import ConsentDocument, ConsentGrant
@@ -333,3 +333,68 @@ def expiring_for_start_page(user, *, days: int = 30):
             ]
         )
     return StartSection(template="consent/_expiring.html", rows=rows)
+
+
+WINDOWS = ((7, "7"), (30, "30"))  # days before the last valid day, and the reminder kind
+
+
+@dataclass(frozen=True, repr=False)
+class Reminder:
+    case: Case
+    grant: rules.Grant
+    kind: str  # "30", "7" or "expired"
+    leads: list  # the case's lead coordinators, who are told
+
+    def __repr__(self) -> str:
+        return f"Reminder(case={self.case.pk}, grant={self.grant.id}, kind={self.kind})"
+
+
+def reminders_due(now=None) -> list[Reminder]:
+    """The daily reminder run's read: for open cases, the latest grant of each giver who
+    must consent now that ends within 30 days, within 7, or has ended, with the case's
+    lead coordinators. The system reads it, so each grant read is recorded without an
+    actor, naming the run."""
+    now = timezone.localtime(now)
+    today = now.date()
+    horizon = today + timedelta(days=30)
+    with transaction.atomic():
+        case_ids = (ConsentGrant.objects.filter(withdrawn_at__isnull=True,
+                                                valid_until__lte=horizon,
+                                                case__status=Case.Status.OPEN)
+                    .values_list("case_id", flat=True).distinct())
+        cases = list(Case.objects.filter(pk__in=case_ids).select_related("youth",
+                                                                        "municipality"))
+        for case in cases:
+            _names_only(case.youth)
+        statuses = enforcement.case_consents(cases, now=now)
+        leads: dict[int, list] = {}
+        for membership in CaseMember.objects.filter(
+                case__in=cases, removed_at__isnull=True,
+                role_in_case=CaseMember.CaseRole.LEAD).select_related("user"):
+            leads.setdefault(membership.case_id, []).append(membership.user)
+        due = []
+        for case in cases:
+            # Only givers who must consent now: a reminder about a grant of a guardian who
+            # has lost custody, or of a youth under the own-consent age, asks for nothing.
+            for grant in statuses[case.pk].current_required().values():
+                if grant.withdrawn(now) or grant.given_on > today:
+                    continue
+                kind = _reminder_kind((grant.valid_until - today).days)
+                if kind:
+                    due.append(Reminder(case=case, grant=grant, kind=kind,
+                                        leads=leads.get(case.pk, [])))
+        audit.record_many([
+            {"actor": None, "action": Action.LIST, "object_type": "consent.ConsentGrant",
+             "object_id": r.grant.id, "case_id": r.case.pk, "youth_id": r.case.youth_id,
+             "purpose": "daily consent reminder run"}
+            for r in due])
+    return due
+
+
+def _reminder_kind(days_left: int) -> str | None:
+    if days_left < 0:
+        return "expired"
+    for limit, kind in WINDOWS:
+        if days_left <= limit:
+            return kind
+    return None

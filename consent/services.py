@@ -160,6 +160,15 @@ def grant_record(
     return grant
 
 
+def organisation_in_grants(organisation: Organisation) -> str | None:
+    """A grant names its organisations for good: one named in a grant stays in the
+    municipality whose young people gave it."""
+    if ConsentGrant.objects.filter(organisations=organisation).exists():
+        return _("Organisationen ingår i samtycken i kommunens ärenden och kan därför inte "
+                 "byta kommun.")
+    return None
+
+
 def partner_organisations(case) -> QuerySet[Organisation]:
     """The organisations a grant in this case may name: the partners of the case's
     municipality."""
@@ -197,9 +206,13 @@ def _organisations(case, values, errors: dict) -> list[Organisation]:
 def _check_youth_of_age(case, given_on: date, today: date, errors: dict) -> None:
     """The young person's own consent is asked for from the municipality's own-consent
     age; one given earlier is not that consent, and would otherwise count as the
-    required one once they reach the age."""
+    required one once they reach the age. Except when the young person's own latest
+    grant is withdrawn: that withdrawal binds whatever their age (consent.rules), and only
+    a new grant of theirs lifts it."""
     own_age = case.municipality.own_consent_age
     birth_date = case.youth.birth_date
+    if _youth_withdrawal_stands(case):
+        return
     if birth_date is None:
         errors["giver"] = [
             _("Den unges födelsedatum är okänt, så det går inte att avgöra om hen kan "
@@ -216,6 +229,12 @@ def _check_youth_of_age(case, given_on: date, today: date, errors: dict) -> None
               "räknas först från den åldern; registrera ett samtycke som lämnats sedan dess.")
             % {"age": own_age}
         ]
+
+
+def _youth_withdrawal_stands(case) -> bool:
+    latest = (ConsentGrant.objects.filter(case=case, giver_type=ConsentGrant.GiverType.YOUTH)
+              .order_by("-id").values("withdrawn_at").first())
+    return latest is not None and latest["withdrawn_at"] is not None
 
 
 def require_grant(user, grant_id) -> ConsentGrant:

@@ -1,23 +1,30 @@
 """The REST API's common ground and its two non-case endpoints (``me``,
 ``organisations``). Every API view authenticates with a personal token only: a
 browser session, which might not have passed the second factor, never reaches the
-API."""
+API. Every answer under ``/api/`` is JSON, errors included: an unknown path is a JSON
+404, and an unexpected error a JSON 500 that says nothing about what failed (it is
+logged as Django logs a page's)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.signals import got_request_exception
+from django.http import JsonResponse
+from django.utils.log import log_response
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotAuthenticated, ParseError, ValidationError
+from rest_framework.exceptions import NotAuthenticated, ParseError, Throttled, ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-import audit
-from audit.models import Action, Outcome
+from audit.context import audit_path
+from audit.models import Action
+from sspf import refusals
 from sspf.models import Organisation
 from sspf.tokens import TokenAuthentication
 
@@ -32,11 +39,11 @@ class TokenAPIView(APIView):
         return login_not_required(super().as_view(**initkwargs))
 
     def handle_exception(self, exc):
-        if isinstance(exc, NotAuthenticated):  # no token at all; a bad one is recorded
-            # where it fails. Without an actor: a browser session that comes along does
-            # not open the API, so it is not who asked.
-            audit.record(action=Action.DENIED, actor=AnonymousUser(), outcome=Outcome.DENIED,
-                         purpose="no API token")
+        # No token at all; a bad one is counted where it fails. Recorded without an
+        # actor: a browser session that comes along does not open the API.
+        if isinstance(exc, NotAuthenticated) and refusals.refused(action=Action.DENIED,
+                                                                  purpose="no API token"):
+            exc = Throttled(detail=refusals.TOO_MANY)
         if isinstance(exc, DjangoValidationError):
             exc = ValidationError(detail=self.field_errors(exc))
         elif isinstance(exc, ParseError):
@@ -53,6 +60,51 @@ class TokenAPIView(APIView):
         if hasattr(exc, "error_dict"):
             return exc.message_dict
         return {"non_field_errors": exc.messages}
+
+
+def _is_api(request) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+SERVER_ERROR = gettext_lazy(
+    "Tekniskt fel. Ingenting visades eller sparades. Försök igen om en stund.")
+
+
+def _json_server_error() -> JsonResponse:
+    return JsonResponse({"detail": str(SERVER_ERROR)}, status=500)
+
+
+@login_not_required
+def not_found(request, *args, **kwargs):
+    """Any path under /api/ that no endpoint answers."""
+    return JsonResponse({"detail": _("Hittades inte.")}, status=404)
+
+
+def server_error(request, *args, **kwargs):
+    """handler500: JSON under /api/, the page elsewhere."""
+    if _is_api(request):
+        return _json_server_error()
+    return defaults.server_error(request, *args, **kwargs)
+
+
+class JsonErrorsMiddleware:
+    """An exception an API view did not handle answers JSON, in development too (where
+    Django would show its HTML debug page)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not _is_api(request):
+            return None
+        got_request_exception.send(sender=type(self), request=request)
+        response = _json_server_error()
+        log_response("Internal Server Error: %s", audit_path(request.path_info),
+                     response=response, request=request, exception=exception)
+        return response
 
 
 class OrganisationOut(serializers.ModelSerializer):

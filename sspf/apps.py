@@ -9,7 +9,11 @@ class SspfConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from audit.events import register_id_masker
+        from sspf.personnummer import could_be_identity_number
         from sspf.roles import sync_role_permissions
+
+        register_id_masker(could_be_identity_number)
 
         def _sync(sender, apps=None, **kwargs):
             from django.apps import apps as global_apps

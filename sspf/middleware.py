@@ -7,7 +7,8 @@
 - Every dynamic response says ``Cache-Control: no-store`` so no browser or proxy keeps
   a copy of a page with personal data.
 - A request without a login for any page but the start page is recorded as denied
-  (with address, user agent and path) before it is sent to the login page.
+  (with address, user agent and path; past the first of a minute from one address,
+  counted, see sspf.refusals) before it is sent to the login page.
 - Request headers that django-axes stores (user agent, Accept) reach nothing with a
   control character in them: PostgreSQL refuses NUL in text, so such a header would
   turn a wrong password into a 500 with no failure counted.
@@ -31,9 +32,9 @@ from django.utils.cache import patch_cache_control
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.translation import gettext as _
 
-import audit
 from audit.context import clean_text
-from audit.models import Action, Outcome
+from audit.models import Action
+from sspf import refusals
 
 SESSION_STARTED_KEY = "sspf_session_started"
 STORED_HEADERS = ("HTTP_USER_AGENT", "HTTP_ACCEPT")
@@ -56,8 +57,7 @@ class HeaderCleaningMiddleware:
 class AuditedLoginRequiredMiddleware(LoginRequiredMiddleware):
     def handle_no_permission(self, request, view_func):
         if request.path != "/":  # the start page is where everyone begins; not an attempt
-            audit.record(action=Action.DENIED, outcome=Outcome.DENIED,
-                         purpose="not logged in")
+            refusals.refused(action=Action.DENIED, purpose="not logged in")
         return super().handle_no_permission(request, view_func)
 
 

@@ -10,10 +10,13 @@ pointing at a real account.
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from sspf.roles import ROLES_WITHOUT_ORGANISATION, Role
@@ -110,6 +113,10 @@ class Organisation(models.Model):
         return self.name
 
 
+def new_security_stamp() -> str:
+    return secrets.token_hex(16)
+
+
 class User(AbstractUser):
     """A staff account. It acts for one organisation in one role."""
 
@@ -118,6 +125,15 @@ class User(AbstractUser):
         verbose_name=_("organisation"),
     )
     role = models.CharField(_("roll"), max_length=20, choices=Role.choices)
+    # Part of every session's authentication hash: a new stamp ends every session of the
+    # account at its next request (a reset of password or second factor does that).
+    security_stamp = models.CharField(max_length=32, default=new_security_stamp,
+                                      editable=False)
+    # Set when an administrator chose the credentials (created the account with a
+    # password, or had a reset approved); the next completed login is marked for the log
+    # review and clears it.
+    credentials_reset_at = models.DateTimeField(_("inloggningsuppgifter återställda"),
+                                                null=True, blank=True, editable=False)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("användare")
@@ -125,6 +141,10 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def _get_session_auth_hash(self, secret=None):
+        return salted_hmac("sspf.User.session_auth_hash", f"{self.password}|{self.security_stamp}",
+                           secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def municipality(self) -> Municipality | None:
@@ -186,3 +206,67 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"Notis #{self.pk}"
+
+
+class CredentialReset(models.Model):
+    """A reset of an account's password or second factor, asked for by one administrator
+    and carried out only when another approves it (four eyes). Setting a password and
+    replacing the second factor is how an administrator could log in as someone else, so
+    for accounts that read case data nobody does it alone. The requested password is
+    kept only as its hash, and only until the request is decided."""
+
+    class Kind(models.TextChoices):
+        PASSWORD = "password", _("Nytt lösenord")
+        SECOND_FACTOR = "second_factor", _("Ny tvåstegsverifiering")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Väntar på godkännande")
+        APPROVED = "approved", _("Godkänd och genomförd")
+        REJECTED = "rejected", _("Avslagen")
+
+    account = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+",
+                                verbose_name=_("konto"))
+    kind = models.CharField(_("åtgärd"), max_length=20, choices=Kind.choices)
+    password_hash = models.CharField(max_length=256, blank=True, editable=False)
+    requested_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("begärd av"))
+    requested_at = models.DateTimeField(_("begärd"), auto_now_add=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.PENDING)
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+", null=True,
+                                   blank=True, verbose_name=_("beslutad av"))
+    decided_at = models.DateTimeField(_("beslutad"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("återställning av inloggning")
+        verbose_name_plural = _("återställningar av inloggning")
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind"],
+                                    condition=models.Q(status="pending"),
+                                    name="credentialreset_one_pending_per_kind"),
+            models.CheckConstraint(condition=~models.Q(requested_by=models.F("decided_by")),
+                                   name="credentialreset_decided_by_another"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Återställning #{self.pk}"
+
+
+class RefusalTally(models.Model):
+    """Refused anonymous requests (no login, no or a bad API token) from one address in
+    one minute. The first of each minute is an access event at once; the rest are only
+    counted here and recorded as one event with their number when the minute is over
+    (sspf.refusals), so whoever sends requests without a login cannot fill the log,
+    which nobody can delete from. Rows go once their minute is recorded."""
+
+    ip = models.CharField(max_length=45, blank=True)
+    window = models.DateTimeField()  # the start of the minute
+    count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ip", "window"],
+                                               name="refusaltally_one_per_address_minute")]
+
+    def __str__(self) -> str:
+        return f"Nekade anrop #{self.pk}"

@@ -1,6 +1,9 @@
 """Sending in-app notifications, and the e-mail that tells a person to log in. The
 e-mail carries no personal data and no case number: only that there is something to
-read.
+read. Some notifications are e-mailed at once (``notify_now``): a security notice (an
+administrator reset the account's password or second factor) with its own text, since
+the owner may no longer be able to log in to read it, and news a lead coordinator should
+not wait a day for.
 
 The e-mail is sent after the notifications exist and each is marked when its e-mail
 has gone, so a run that fails half-way (the mail server down, one address refused)
@@ -35,6 +38,29 @@ def notify(*, user: User, key: str, text: str, link: str = "") -> bool:
     except IntegrityError:
         return False
     return True
+
+
+SECURITY_SUBJECT = "SSPF samverkan: ditt konto har ändrats"
+
+
+def notify_now(*, user: User, key: str, text: str, subject: str, body: str,
+               link: str = "") -> bool:
+    """A notification that is also e-mailed, with its own subject and body (no personal
+    data), as soon as the caller's transaction commits, when e-mail is configured. If
+    sending fails, the next ``email_pending`` run sends the usual e-mail instead."""
+    created = notify(user=user, key=key, text=text, link=link)
+    if created and getattr(settings, "SSPF_NOTIFY_BY_EMAIL", False) and user.email:
+        transaction.on_commit(lambda: _email_notice(user, key, subject, body))
+    return created
+
+
+def _email_notice(user: User, key: str, subject: str, body: str) -> None:
+    try:
+        send_mail(subject, body, None, [user.email])
+    except Exception as exc:  # the notification stays unsent; email_pending tries again
+        logger.warning("security e-mail to user #%s failed (%s)", user.pk, type(exc).__name__)
+        return
+    Notification.objects.filter(user=user, key=key).update(emailed_at=timezone.now())
 
 
 def email_pending() -> int:

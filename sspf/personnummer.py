@@ -97,6 +97,21 @@ def luhn_ok(digits: str) -> bool:
     return _luhn_sum(digits) % 10 == 0
 
 
+# Ten or twelve digits, perhaps with the separator, not part of a longer run of digits.
+_EMBEDDED = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)", re.ASCII)
+
+
+def could_be_identity_number(text: str) -> bool:
+    """Whether ``text`` holds something shaped like an identity number whose check digit
+    is right (ten or twelve digits, ``-`` or ``+`` allowed). No date check: a typed
+    number with a wrong date is still someone's number mistyped, and not worth keeping."""
+    for match in _EMBEDDED.finditer(text):
+        digits = re.sub(r"[-+]", "", match.group())
+        if luhn_ok(digits[-10:]):
+            return True
+    return False
+
+
 def check_digit(nine_digits: str) -> str:
     """The Luhn check digit that completes ``YYMMDDNNN``."""
     return str(-_luhn_sum(nine_digits + "0") % 10)

@@ -65,6 +65,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "sspf.view_user",
         "sspf.add_user",
         "sspf.change_user",
+        "sspf.view_credentialreset",
         "audit.view_accessevent",
     ],
 }

@@ -145,6 +145,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "audit.context.ChangeHistoryMiddleware",
     "axes.middleware.AxesMiddleware",
+    "sspf.api.JsonErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "sspf.urls"
@@ -328,11 +329,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.remind_expiring",
         "schedule": crontab(hour=6, minute=15),
     },
+    "refused-requests-every-minute": {
+        "task": "sspf.record_refusals",
+        "schedule": crontab(),
+    },
 }
 
 # --- Audit ----------------------------------------------------------------------------------
 # Independent hash chains; more chains let more transactions append at once (audit/chain.py).
 SSPF_AUDIT_CHAINS = _whole_number("SSPF_AUDIT_CHAINS", 1, low=1)
+
+# Refused anonymous requests recorded one by one per address and minute before they are
+# only counted, and API requests answered 429 past it (sspf/refusals.py).
+SSPF_REFUSALS_PER_MINUTE = _whole_number("SSPF_REFUSALS_PER_MINUTE", 30, low=1)
 
 # --- E-mail (notifications only; they never carry personal data) ---------------------
 SSPF_NOTIFY_BY_EMAIL = _env("SSPF_NOTIFY_BY_EMAIL").lower() in ("1", "true", "yes")

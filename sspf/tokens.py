@@ -7,7 +7,6 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +14,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 import audit
-from audit.models import Action, Outcome
+from audit.models import Action
+from sspf import refusals
 from sspf.models import ApiToken, User
 
 DEFAULT_LIFETIME = timedelta(days=30)
@@ -77,10 +77,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if token is None or not token.user.is_active:
-            # Without an actor: not the token's owner, nor a browser session that
-            # happens to come with the request.
-            audit.record(action=Action.LOGIN_FAILED, actor=AnonymousUser(),
-                         outcome=Outcome.DENIED, purpose="API token refused")
+            # Recorded without an actor: not the token's owner, nor a browser session
+            # that happens to come with the request.
+            if refusals.refused(action=Action.LOGIN_FAILED, purpose="API token refused"):
+                raise exceptions.Throttled(detail=refusals.TOO_MANY)
             raise exceptions.AuthenticationFailed(_("Ogiltig eller utgången API-nyckel."))
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

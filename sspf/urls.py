@@ -1,11 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required, login_required
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from sspf import views
+from sspf import api, views
 from sspf.middleware import second_factor_not_required
+
+handler500 = "sspf.api.server_error"
 
 urlpatterns = [
     path("login/", second_factor_not_required(views.LoginView.as_view()), name="login"),
@@ -19,6 +21,7 @@ urlpatterns = [
     path("sprak/", login_not_required(set_language), name="set_language"),
     path("api/v1/", include("cases.api_urls")),
     path("api/v1/", include("consent.api_urls")),
+    re_path(r"^api/(?!schema/$|docs/$)", api.not_found, name="api_not_found"),
     path("", include("consent.urls")),
     # Pages for logged-in staff; DRF exempts its views from the login middleware, so
     # they are wrapped again.

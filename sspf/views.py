@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -59,6 +60,13 @@ def _next_page(request) -> str:
     return "home"
 
 
+@transaction.atomic
+def _record_login(user) -> None:
+    """The completed login's event; the first one after an administrator's reset of the
+    password or second factor is marked for the log review."""
+    audit.record(action=Action.LOGIN, actor=user, flags=services.login_completed(user))
+
+
 @second_factor_not_required
 @require_http_methods(["GET", "POST"])
 def otp_enrol(request):
@@ -80,13 +88,14 @@ def otp_enrol(request):
         form = TokenForm(request.POST)
         if form.is_valid():
             if device.verify_token(form.cleaned_data["code"]):
-                device.confirmed = True
-                device.save(update_fields=["confirmed"])
+                with transaction.atomic():  # the device counts only with its events
+                    device.confirmed = True
+                    device.save(update_fields=["confirmed"])
+                    audit.record(action=Action.OTP_ENROLLED, object_type="otp_totp.TOTPDevice",
+                                 object_id=device.pk)
+                    _record_login(request.user)
                 request.session.pop(ENROL_SESSION_KEY, None)
                 otp_login(request, device)
-                audit.record(action=Action.OTP_ENROLLED, object_type="otp_totp.TOTPDevice",
-                             object_id=device.pk)
-                audit.record(action=Action.LOGIN)
                 messages.success(request, _("Tvåstegsverifieringen är aktiverad."))
                 return redirect(_next_page(request))
             audit.record(action=Action.OTP_FAILED, outcome=Outcome.DENIED, purpose="enrolment")
@@ -118,8 +127,8 @@ def otp_verify(request):
                 "code", _("För många felaktiga koder. Vänta en stund och försök igen.")
             )
         elif device.verify_token(form.cleaned_data["code"]):
+            _record_login(request.user)
             otp_login(request, device)
-            audit.record(action=Action.LOGIN)
             return redirect(_next_page(request))
         else:
             audit.record(action=Action.OTP_FAILED, outcome=Outcome.DENIED)

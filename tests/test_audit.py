@@ -137,9 +137,11 @@ def assert_nothing_typed(paths):
 
 
 def test_anonymous_request_path_keeps_page_and_ids_but_nothing_typed(client, db):
-    client.get(f"/admin/sspf/user/{TYPED}/change/")
-    client.post(f"/arenden/12/team/{TYPED}/ta-bort/")
-    client.get("/admin/Kalle/191212121212/")  # matches only the admin's catch-all pattern
+    # From three addresses: one address's later refusals in a minute are only counted.
+    client.get(f"/admin/sspf/user/{TYPED}/change/", REMOTE_ADDR="10.0.0.1")
+    client.post(f"/arenden/12/team/{TYPED}/ta-bort/", REMOTE_ADDR="10.0.0.2")
+    # matches only the admin's catch-all pattern
+    client.get("/admin/Kalle/191212121212/", REMOTE_ADDR="10.0.0.3")
     paths = [e.path for e in events(action=Action.DENIED)]
     assert paths == ["/admin/sspf/user/*/change/", "/arenden/12/team/*/ta-bort/",
                      "/admin/*/*/"]
@@ -154,6 +156,32 @@ def test_logged_in_request_path_keeps_page_and_ids_but_nothing_typed(client, coo
     assert [e.path for e in denied] == ["/arenden/12/team/*/ta-bort/", "/arenden/*/"]
     assert {e.actor_id for e in denied} == {coordinator.pk}
     assert_nothing_typed(e.path for e in events())
+
+
+IDENTITY_NUMBER = "201103282388"  # a test-series number: its check digit is right
+
+
+def test_an_identity_number_asked_for_as_an_id_is_stored_masked(client, coordinator,
+                                                               api_client):
+    log_in_verified(client, coordinator)
+    client.get(f"/arenden/{IDENTITY_NUMBER}/")
+    client.get(f"/samtycken/{IDENTITY_NUMBER[2:]}/aterkalla/")
+    api_client(coordinator).get(f"/api/v1/cases/{IDENTITY_NUMBER}/entries/")
+    denied = events(action=Action.DENIED)
+    assert len(denied) == 3
+    for event in denied:
+        assert (event.object_id, event.case_id, event.youth_id) == ("*", None, None)
+        assert event.flags == "masked_id"
+        dump = " ".join(str(getattr(event, f.attname)) for f in AccessEvent._meta.fields)
+        assert IDENTITY_NUMBER[2:] not in dump
+    assert chain.verify().ok
+
+
+def test_an_ordinary_id_is_kept(client, coordinator):
+    log_in_verified(client, coordinator)
+    client.get("/arenden/1103282389/")  # ten digits with a wrong check digit: an id
+    (event,) = events(action=Action.DENIED)
+    assert (event.object_id, event.case_id, event.flags) == ("1103282389", 1103282389, None)
 
 
 @pytest.mark.parametrize(("asked", "stored"), [
@@ -793,6 +821,25 @@ def test_admin_listing_is_read_only(client, coordinator):
     client.post(reverse("admin:audit_accessevent_change", args=[event.pk]), {"action": "x"})
     event.refresh_from_db()
     assert event.action == Action.VIEW
+
+
+def test_every_admin_listing_search_and_opened_event_is_recorded(client, coordinator):
+    admin = make_staff("root", role=Role.ADMINISTRATOR, is_superuser=True)
+    seen = audit.record(action=Action.VIEW, actor=coordinator, object_id=1)
+    log_in_verified(client, admin)
+    listing = reverse("admin:audit_accessevent_changelist")
+
+    client.get(listing)
+    client.get(listing, {"action__exact": "view", "q": "19121212-1212"})
+    client.get(reverse("admin:audit_accessevent_change", args=[seen.pk]))
+
+    listed = events(action=Action.LIST, object_type="audit.AccessEvent")
+    assert [e.actor_username for e in listed] == ["root", "root"]
+    assert listed[0].purpose.startswith("admin listing, ")
+    assert listed[1].purpose.endswith("; action__exact=view, search")
+    assert_nothing_typed([e.purpose for e in listed])
+    (opened,) = events(action=Action.VIEW, object_type="audit.AccessEvent")
+    assert (opened.actor_username, opened.object_id) == ("root", str(seen.pk))
 
 
 def test_staff_without_admin_role_cannot_open_the_listing(client, coordinator):

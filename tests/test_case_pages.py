@@ -7,9 +7,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from audit.models import AccessEvent
+from audit.models import AccessEvent, Action
 from cases import services
 from cases.models import Case, CaseMember, Entry, Guardian, Youth
+from sspf.models import Notification
 from sspf.personnummer import luhn_ok
 from sspf.roles import Role
 from tests.conftest import log_in_verified
@@ -149,13 +150,59 @@ def test_create_case_with_bad_input_names_fields_and_writes_nothing(demo, client
     assert (Case.objects.count(), Youth.objects.count()) == before
 
 
-def test_second_open_case_for_the_same_youth_is_refused(demo, client):
+def test_second_open_case_for_the_same_youth_is_refused_naming_it_to_the_team(demo, client):
     log_in_verified(client, demo["koordinator"])
-    body = client.post("/arenden/nytt/", {
+    elsa = demo.cases["Elsa"]
+    response = client.post("/arenden/nytt/", {
         "personnummer": demo.pnr["Elsa"], "first_name": "Elsa", "last_name": "Demosson",
-    }).content.decode()
-    assert "Det finns redan ett öppet ärende" in body
-    assert Case.objects.filter(youth=demo.cases["Elsa"].youth).count() == 1
+    })
+    assert response.status_code == 400
+    assert f"Det finns redan ett öppet ärende för den här personen i kommunen: ärende #{elsa.pk}" \
+        in response.content.decode()
+    assert Case.objects.filter(youth=elsa.youth).count() == 1
+
+
+@pytest.fixture
+def other_coordinator(demo):
+    """A coordinator of the Demo coordination who is on no team."""
+    return make_staff("koordinator3", role=Role.COORDINATOR,
+                      organisation=demo["koordinator"].organisation)
+
+
+def test_a_coordinator_off_the_team_learns_nothing_of_the_existing_case(demo, client,
+                                                                        other_coordinator):
+    """Being an SSPF case is itself sensitive: the attempt goes to the lead coordinator,
+    the caller gets a neutral answer that names no case, for a protected identity too."""
+    for name in ("Elsa", "Nora"):
+        existing = demo.cases[name]
+        log_in_verified(client, other_coordinator)
+        response = client.post("/arenden/nytt/", {
+            "personnummer": demo.pnr[name], "first_name": "Namn", "last_name": "Namnsson"},
+            follow=True)
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert "Förfrågan har lämnats vidare till ansvarig samordnare" in body
+        assert f"#{existing.pk}" not in body and "redan ett öppet ärende" not in body
+        assert Case.objects.filter(youth_index=existing.youth_index).count() == 1
+        note = Notification.objects.get(user=demo["koordinator"],
+                                        key__startswith=f"case-referral:{existing.pk}:")
+        assert f"ärende #{existing.pk}" in note.text and "koordinator3" in note.text
+        assert name not in note.text
+    elsa_event, nora_event = AccessEvent.objects.filter(action=Action.CASE_REFERRED).order_by("id")
+    assert (elsa_event.actor_username, elsa_event.outcome, elsa_event.case_id) == (
+        "koordinator3", "denied", demo.cases["Elsa"].pk)
+    assert (elsa_event.flags, nora_event.flags) == (None, "protected_identity")
+    assert "1 lead coordinator(s)" in elsa_event.purpose
+
+
+def test_the_api_answers_a_referred_attempt_with_202_and_no_case(demo, api_client,
+                                                                 other_coordinator):
+    response = api_client(other_coordinator).post("/api/v1/cases/", {
+        "youth": {"personnummer": demo.pnr["Nora"], "first_name": "A", "last_name": "B"}},
+        format="json")
+    assert response.status_code == 202
+    assert list(response.json()) == ["detail"]
+    assert str(demo.cases["Nora"].pk) not in response.content.decode()
 
 
 def test_detail_shows_source_organisation_and_only_crossing_entries(demo, client):
@@ -301,7 +348,7 @@ def test_protected_identity_contact_details_for_coordinator_only(demo, client):
     assert "Hemliga vägen 1" in page(client, lead, f"/arenden/{case.pk}/").content.decode()
     body = page(client, demo["skolkurator"], f"/arenden/{case.pk}/").content.decode()
     assert "Hemliga vägen 1" not in body and "070-1234567" not in body
-    assert "Visas endast för ärendets samordnare." in body
+    assert "Visas endast för ärendets samordnare (skyddade personuppgifter)." in body
     from cases import selectors
 
     detail = selectors.case_detail(user=demo["skolkurator"], case_id=case.pk)
@@ -368,7 +415,7 @@ def test_a_protected_guardian_hides_the_whole_households_contact_details(demo, c
     body = page(client, demo["skolkurator"], f"/arenden/{case.pk}/").content.decode()
     for secret in ("Skyddade stigen 9", "070-9998877", "070-5554433"):
         assert secret not in body
-    assert "Visas endast för ärendets samordnare." in body
+    assert "Visas för ärendets samordnare" in body
     lead_body = page(client, lead, f"/arenden/{case.pk}/").content.decode()
     assert "Skyddade stigen 9" in lead_body and "070-5554433" in lead_body
 
@@ -400,9 +447,10 @@ def test_a_returning_young_person_gets_a_new_record_that_keeps_only_the_protecti
 
 def test_refused_second_case_is_recorded_with_the_case_it_revealed(demo):
     for name in ("Elsa", "Nora"):
-        with pytest.raises(ValidationError):
+        with pytest.raises(ValidationError) as refused:
             services.case_create(user=demo["koordinator"], personnummer=demo.pnr[name],
                                  first_name="Namn", last_name="Namnsson")
+        assert f"#{demo.cases[name].pk}" in refused.value.message_dict["personnummer"][0]
     elsa, nora = (AccessEvent.objects.filter(action="create", outcome="denied").order_by("id"))
     assert elsa.actor_username == "koordinator" and "open case" in elsa.purpose
     assert (elsa.case_id, elsa.flags) == (demo.cases["Elsa"].pk, None)
@@ -558,3 +606,43 @@ def test_entries_on_the_case_page_come_a_page_at_a_time_and_only_shown_ones_are_
     older = client.get(f"/arenden/{omar.pk}/?page=2").content.decode()
     assert "Iakttagelse nummer 001." in older and "Iakttagelse nummer 026." not in older
     assert "Omar har setts med äldre ungdomar" in older  # the demo's own, oldest entry
+
+
+def household_secrets(case) -> list[str]:
+    youth = case.youth
+    values = [youth.address, youth.phone]
+    for guardian in youth.guardians.all():
+        values += [guardian.personnummer, guardian.address, guardian.phone]
+    return [v for v in values if v]
+
+
+def test_contact_details_reach_other_members_only_with_consent_for_basic(demo, client,
+                                                                        api_client):
+    """Police and leisure on the team saw the young person's address and phone and the
+    guardians' identity numbers without any consent."""
+    from tests.test_consent import give_all
+
+    elsa = demo.cases["Elsa"]
+    household = household_secrets(elsa)
+    assert len(household) >= 4  # the demo household has addresses, phones, numbers
+
+    def seen_by(username):
+        body = page(client, demo[username], f"/arenden/{elsa.pk}/").content.decode()
+        body += api_client(demo[username]).get(
+            f"/api/v1/cases/{elsa.pk}/guardians/").content.decode()
+        return [v for v in household if v in body]
+
+    assert seen_by("koordinator") == household
+    assert seen_by("fritidsledare") == []
+    assert seen_by("skolkurator") == []
+    guardians = api_client(demo["fritidsledare"]).get(
+        f"/api/v1/cases/{elsa.pk}/guardians/").json()
+    assert guardians and all(g["personnummer"] is None for g in guardians)
+
+    give_all(demo, elsa, categories=("school",),
+             org_users=("skolkurator", "fritidsledare", "koordinator"))
+    assert seen_by("fritidsledare") == []  # consent without the basic category
+    give_all(demo, elsa, categories=("basic",),
+             org_users=("skolkurator", "fritidsledare", "koordinator"))
+    assert seen_by("fritidsledare") == household
+    assert seen_by("socialsekreterare") == []  # an organisation outside the consent

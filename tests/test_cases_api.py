@@ -112,7 +112,7 @@ def assert_no_leak(response, strings) -> None:
 def entry_texts(response) -> set[str]:
     """Which of Elsa's demo entries (by text prefix) a response lists."""
     return {prefix for prefix in ELSA_ENTRIES
-            if any(e["text"].startswith(prefix) for e in response.json())}
+            if any(e["text"].startswith(prefix) for e in response.json()["results"])}
 
 
 def new_youth(serial: str = "970", **extra) -> dict:
@@ -985,7 +985,9 @@ def test_entries_have_the_documented_shape(demo, api_client, elsa):
 
     assert response.status_code == 200
     org = demo["skolkurator"].organisation
-    for entry in response.json():
+    page = response.json()
+    assert (page["count"], page["next"], page["previous"]) == (len(page["results"]), None, None)
+    for entry in page["results"]:
         assert set(entry) == ENTRY_KEYS
         assert isinstance(entry["id"], int)
         assert entry["source_org"] == {"id": org.pk, "name": "Kvarnbackaskolan",
@@ -1013,7 +1015,7 @@ def test_school_entry_hidden_from_social_services_without_consent(demo, api_clie
     assert SCHOOL_PLAIN not in body(response)
     assert "Hög frånvaro" not in body(response)
     assert LEISURE not in body(response) and BASIC not in body(response)
-    report = next(e for e in response.json() if e["text"].startswith(SCHOOL_REPORT))
+    report = next(e for e in response.json()["results"] if e["text"].startswith(SCHOOL_REPORT))
     assert report["statutory_basis"] == "Orosanmälan enligt 14 kap. 1 § SoL"
     assert report["source_org"]["name"] == "Kvarnbackaskolan"
     social = demo["socialsekreterare"].organisation
@@ -1052,7 +1054,8 @@ def test_entry_written_by_a_member_carries_the_authors_organisation(demo, api_cl
     assert (entry["author"], entry["category"], entry["text"], entry["statutory_basis"],
             entry["statutory_recipient"]) == (
         "socialsekreterare", "social", "Beslut om insats fattat.", "", None)
-    assert entry["id"] in [e["id"] for e in social.get(case_url(elsa, "entries/")).json()]
+    assert entry["id"] in [e["id"] for e in
+                           social.get(case_url(elsa, "entries/")).json()["results"]]
     school_view = api_client(demo["skolkurator"]).get(case_url(elsa, "entries/"))
     assert "Beslut om insats" not in body(school_view)
 
@@ -1467,7 +1470,7 @@ def test_entries_read_records_exactly_the_visible_entries(demo, api_client, elsa
     response = client.get(case_url(elsa, "entries/"))
 
     events = events_after(last)
-    shown = {str(e["id"]) for e in response.json()}
+    shown = {str(e["id"]) for e in response.json()["results"]}
     assert len(shown) == 2
     assert {e.object_id for e in events} == shown
     assert {(e.action, e.object_type, e.case_id) for e in events} == {
@@ -1673,3 +1676,53 @@ def test_case_list_query_count_is_the_same_for_three_rows_and_a_full_page(demo, 
         assert len(client.get(f"{API}cases/").json()["results"]) == PAGE_SIZE
 
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_entries_come_a_page_at_a_time_and_only_the_page_shown_is_recorded(demo, api_client,
+                                                                          elsa):
+    from cases import services
+
+    school = demo["skolkurator"]
+    for n in range(30):
+        services.entry_add(user=school, case_id=elsa.pk, category="school", text=f"Notis {n}")
+    client = api_client(school)
+    last = last_event_id()
+
+    first = client.get(case_url(elsa, "entries/")).json()
+    shown_first = events_after(last, object_type="cases.Entry")
+    second = client.get(first["next"]).json()
+
+    assert first["count"] == second["count"] >= 31
+    assert len(first["results"]) == 25 and first["previous"] is None
+    assert first["results"][0]["text"] == "Notis 29"  # newest first
+    assert {str(e["id"]) for e in first["results"]} == {e.object_id for e in shown_first}
+    assert second["previous"] and not set(e["id"] for e in first["results"]) & set(
+        e["id"] for e in second["results"])
+
+
+def test_an_unknown_api_path_answers_json_404(demo, api_client):
+    for client in (api_client(demo["koordinator"]), APIClient()):
+        response = client.get(f"{API}finns-inte/191212121212/")
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"detail": "Hittades inte."}
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_error_in_the_api_answers_json_500(demo, api_client, monkeypatch,
+                                                         settings, debug):
+    from cases import selectors
+
+    settings.DEBUG = debug
+
+    def broken(**kwargs):
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(selectors, "case_page", broken)
+    client = api_client(demo["koordinator"])
+    client.raise_request_exception = False
+    response = client.get(f"{API}cases/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert "Tekniskt fel" in response.json()["detail"]
+    assert "disk" not in response.content.decode()

@@ -338,7 +338,7 @@ def test_daily_reminders_are_sent_once_per_window_without_personal_data(demo, ma
 
 
 def test_withdrawn_or_superseded_grants_are_not_reminded(demo):
-    from consent.tasks import reminders_due
+    from consent.selectors import reminders_due
 
     elsa = demo.cases["Elsa"]
     lead = demo["koordinator"]
@@ -351,7 +351,7 @@ def test_withdrawn_or_superseded_grants_are_not_reminded(demo):
     services.grant_record(user=lead, case_id=elsa.pk, giver_type="youth",
                           organisations=orgs(demo, "skolkurator", "polis"),
                           categories=["school"], purpose="y", form="written")
-    assert all(grant.id != old.pk for _case, grant, _kind in reminders_due())
+    assert all(reminder.grant.id != old.pk for reminder in reminders_due())
 
 
 def test_start_page_lists_consents_expiring_within_30_days(demo, client):
@@ -623,7 +623,7 @@ def test_a_guardian_without_custody_cannot_consent(demo, api_client, client):
 
 def test_reminders_only_for_givers_who_must_consent(demo):
     from cases.models import Guardian
-    from consent.tasks import reminders_due
+    from consent.selectors import reminders_due
 
     elsa = demo.cases["Elsa"]
     mum, dad = elsa.youth.guardians.order_by("id")
@@ -632,9 +632,14 @@ def test_reminders_only_for_givers_who_must_consent(demo):
     kept = record(demo, elsa, mum, valid_until=soon)
     lost_custody = record(demo, elsa, dad, valid_until=soon)
     Guardian.objects.filter(pk=dad.pk).update(custodian=False)  # custody decided otherwise
-    reminded = {grant.id for case, grant, _kind in reminders_due() if case.pk == elsa.pk}
+    due = [r for r in reminders_due() if r.case.pk == elsa.pk]
+    reminded = {r.grant.id for r in due}
     assert kept.pk in reminded
     assert lost_custody.pk not in reminded
+    assert all(r.leads == [demo["koordinator"]] for r in due)
+    read = AccessEvent.objects.filter(purpose="daily consent reminder run", case_id=elsa.pk)
+    assert {e.object_id for e in read} >= {str(kept.pk)}
+    assert all(e.actor_id is None and e.action == "list" for e in read)
 
 
 def test_the_youth_consents_only_from_the_own_consent_age(demo, api_client):

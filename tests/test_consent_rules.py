@@ -15,6 +15,7 @@ from consent.rules import (
     Giver,
     Grant,
     Scope,
+    binding_givers,
     consent_gaps,
     effective_consent,
     grant_status,
@@ -200,3 +201,49 @@ def test_consent_categories_are_the_entry_categories():
     from consent.rules import CATEGORIES
 
     assert list(CATEGORIES) == list(Entry.Category.values)
+
+
+# --- A withdrawal stands whatever the settings say later ------------------------------
+
+
+WITHDRAWN_YOUTH = grant(3, YOUTH, withdrawn=NOW - timedelta(days=1))
+BOTH_GUARDIANS = [grant(1, MUM), grant(2, DAD)]
+
+
+@pytest.mark.parametrize(
+    ("age", "own_age", "custodians", "grants", "binding", "effective"),
+    [
+        # The young person (15) withdrew; the own-consent age was then raised to 16: the
+        # guardians' grants alone must not make the consent effective again.
+        (15, 16, (1, 2), [*BOTH_GUARDIANS, WITHDRAWN_YOUTH], [MUM, DAD, YOUTH], False),
+        # A young person below the own-consent age who gave and then withdrew.
+        (13, 15, (1, 2), [*BOTH_GUARDIANS, WITHDRAWN_YOUTH], [MUM, DAD, YOUTH], False),
+        # A new grant by the same giver lifts the withdrawal; a giver who is not required
+        # and has not withdrawn does not take part.
+        (13, 15, (1, 2), [*BOTH_GUARDIANS, WITHDRAWN_YOUTH, grant(4, YOUTH)], [MUM, DAD],
+         True),
+        (13, 15, (1, 2), [*BOTH_GUARDIANS, grant(4, YOUTH, orgs={10})], [MUM, DAD], True),
+        # The required giver's own withdrawal is counted once, as a required giver.
+        (16, 15, (1, 2), [*BOTH_GUARDIANS, WITHDRAWN_YOUTH], [YOUTH, MUM, DAD], False),
+        # A guardian who withdrew and is no longer registered as a custodian.
+        (14, 15, (1,), [grant(1, MUM), grant(2, DAD, withdrawn=NOW - timedelta(days=1))],
+         [MUM, DAD], False),
+        # From 18 custody has ended by law: a guardian's withdrawal no longer binds.
+        (18, 15, (1, 2), [grant(2, DAD, withdrawn=NOW - timedelta(days=1)), grant(3, YOUTH)],
+         [YOUTH], True),
+    ],
+    ids=["own-consent age raised after withdrawal", "youth below the age withdrew",
+         "youth's new grant lifts it", "a non-required giver's grant does not narrow",
+         "required youth withdrew", "guardian no longer a custodian withdrew",
+         "adult: a guardian's withdrawal ended with custody"],
+)
+def test_a_withdrawal_stands_whatever_the_settings_say_later(age, own_age, custodians, grants,
+                                                             binding, effective):
+    required = required_givers(birth_date=born_years_ago(age), custodian_ids=custodians,
+                               own_consent_age=own_age, on=TODAY)
+    givers = binding_givers(required=required, grants=grants, now=NOW, adult=age >= 18)
+    assert givers == binding
+    scope = effective_consent(required=givers, grants=grants, now=NOW)
+    assert (scope is not None) == effective
+    if not effective:
+        assert WITHDRAWN in consent_gaps(required=givers, grants=grants, now=NOW)
