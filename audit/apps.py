@@ -7,10 +7,16 @@ class AuditConfig(AppConfig):
     verbose_name = _("Granskningslogg")
 
     def ready(self):
+        from django.core import checks
         from django.db.models.signals import post_migrate
 
         from audit import receivers  # noqa: F401  (connects the signal receivers)
+        from audit.checks import audit_role_restricted
+        from audit.database import grant_after_migrate
         from audit.triggers import reinstall_after_migrate
 
         post_migrate.connect(reinstall_after_migrate, sender=self,
                              dispatch_uid="audit-triggers-after-migrate")
+        post_migrate.connect(grant_after_migrate, sender=self,
+                             dispatch_uid="audit-grants-after-migrate")
+        checks.register(audit_role_restricted)

@@ -1,10 +1,18 @@
 """The hash chains over the audit records.
 
 Every AccessEvent and every django-auditlog LogEntry gets one ChainLink. A link's hash
-is SHA-256 over its chain, position, the record's type and id, the SHA-256 of the
-record's canonical serialisation (sorted-key JSON of its hashed fields) and the previous
-link's hash. Changing, removing or inserting a record, or a link, breaks the chain
-from that point on; ``verify()`` names the first broken link.
+is HMAC-SHA256 under ``SSPF_AUDIT_KEY`` over its chain, position, the record's type and
+id, the SHA-256 of the record's canonical serialisation (sorted-key JSON of its hashed
+fields) and the previous link's hash. Changing, removing or inserting a record, or a
+link, breaks the chain from that point on; ``verify()`` names the first broken link.
+
+Who can forge what. The key keeps whoever holds only the database (a database
+administrator, a stolen backup) from recomputing the links after an edit: without it
+no hash of an edited chain can be made to verify. The key holder could recompute them;
+against that, the heads are signed into checkpoints kept outside the database
+(audit/checkpoints.py), and a chain that no longer contains a checkpointed head fails
+verification. Links made before the key (migration 0004) were re-sealed under it as far
+as their chain verified unkeyed.
 
 Hashed fields. ``HASHED_FIELDS`` fixes, per record type, the columns that go into a
 record's canonical form; it is not taken from the model at run time. LogEntry belongs
@@ -41,6 +49,7 @@ chains closed but still verifiable.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import json
 import os
@@ -128,7 +137,8 @@ def record_digest(obj) -> str:
 def link_hash(*, chain: int, seq: int, record_type: str, record_id: int, digest: str,
               prev_hash: str) -> str:
     material = f"{chain}|{seq}|{record_type}|{record_id}|{digest}|{prev_hash}"
-    return hashlib.sha256(material.encode("ascii")).hexdigest()
+    return hmac.new(settings.SSPF_AUDIT_KEY, material.encode("ascii"),
+                    hashlib.sha256).hexdigest()
 
 
 def _lock(chain: int) -> None:
@@ -214,8 +224,13 @@ def heads() -> dict[int, tuple[int, str]]:
     return result
 
 
-def verify(*, expect_heads: list[str] | None = None, batch: int = 2000) -> Verification:
-    """Walk every chain from its genesis and report the first broken link."""
+def verify(*, expect_heads: list[str] | None = None, start: dict | None = None,
+           batch: int = 2000) -> Verification:
+    """Walk every chain from its genesis and report the first broken link.
+
+    ``start`` (``{chain: (seq, hash)}``, a checkpoint's heads) walks only the links
+    after those positions, each of which must still hold its hash; the check for
+    records outside every chain is left to the full walk."""
     models = _record_models()
     total = 0
     chains = list(
@@ -224,10 +239,23 @@ def verify(*, expect_heads: list[str] | None = None, batch: int = 2000) -> Verif
     wanted = _parse_expected(expect_heads or [])
     wanted_hashes = {head for _chain, head in wanted}
     found: set[tuple[int, str]] = set()
+    gone = sorted(set(start or {}) - set(chains))
+    if gone:
+        return Verification(ok=False, links=0, chains=len(chains),
+                            problem=f"chain {gone[0]}, checkpointed at link "
+                                    f"{start[gone[0]][0]}, is gone")
     for chain in chains:
         prev, expected_seq = GENESIS, 1
         links = ChainLink.objects.filter(chain=chain).order_by("seq")
         last_seq = 0
+        if start and chain in start:
+            last_seq, prev = start[chain]
+            expected_seq = last_seq + 1
+            if not links.filter(seq=last_seq, hash=prev).exists():
+                return Verification(
+                    ok=False, links=total, chains=len(chains),
+                    problem=f"chain {chain}, link {last_seq}: not the link last checkpointed",
+                )
         while True:
             page = list(links.filter(seq__gt=last_seq)[:batch])
             if not page:
@@ -265,7 +293,7 @@ def verify(*, expect_heads: list[str] | None = None, batch: int = 2000) -> Verif
                 prev, expected_seq, last_seq = link.hash, expected_seq + 1, link.seq
                 total += 1
 
-    unlinked = _unlinked_records(models)
+    unlinked = "" if start else _unlinked_records(models)
     if unlinked:
         return Verification(ok=False, links=total, chains=len(chains),
                             problem=f"{unlinked} is not in any chain", broken_record=unlinked)

@@ -42,6 +42,7 @@ class Action(models.TextChoices):
     OTP_RESET = "otp_reset", _("Tvåstegsverifiering återställd av administratör")
     AUDIT_VERIFIED = "audit_verified", _("Loggkedjan verifierad")
     AUDIT_BROKEN = "audit_broken", _("Loggkedjan bruten")
+    AUDIT_CHECKPOINT = "audit_checkpoint", _("Signerad kontrollpunkt för loggkedjan")
     MUNICIPALITY_CREATED = "municipality_created", _("Kommun skapad")
     MUNICIPALITY_CHANGED = "municipality_changed", _("Kommunens inställningar ändrade")
     ORGANISATION_CREATED = "organisation_created", _("Organisation skapad")

@@ -1,9 +1,9 @@
 """Reading encryption keys from configuration.
 
-This module turns the key settings (``SSPF_FIELD_KEYS``, ``SSPF_INDEX_KEY``) into
-bytes, and creates the development key file used by the embedded default. It imports
-nothing from Django so that the settings module can use it before Django is set up.
-It must never print or log a key.
+This module turns the key settings (``SSPF_FIELD_KEYS``, ``SSPF_INDEX_KEY``,
+``SSPF_AUDIT_KEY``, ``SSPF_AUDIT_SIGNING_KEY``) into bytes, and creates the development
+key file used by the embedded default. It imports nothing from Django so that the
+settings module can use it before Django is set up. It must never print or log a key.
 """
 
 from __future__ import annotations
@@ -71,7 +71,15 @@ def development_keys(var_dir: Path, *, database: Path | None = None) -> dict[str
     """
     path = var_dir / "dev-keys.json"
     if path.exists():
-        return json.loads(path.read_text())
+        keys = json.loads(path.read_text())
+        missing = {name: make() for name, make in _DEVELOPMENT_KEYS.items() if name not in keys}
+        if missing:
+            # Keys introduced after the file was made are added to it; the others stay.
+            keys.update(missing)
+            _write_private(path, keys, replace=True)
+            print(f"Added {', '.join(sorted(missing))} to the development key file "
+                  f"{path.name}.", file=sys.stderr)
+        return keys
     if database is not None and _holds_data(database):
         raise KeyConfigError(
             f"the development key file {path.name} is missing but the development "
@@ -79,20 +87,35 @@ def development_keys(var_dir: Path, *, database: Path | None = None) -> dict[str
             "could not open; restore the file (or remove the database to start afresh)"
         )
     var_dir.mkdir(parents=True, exist_ok=True)
-    keys = {
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "SSPF_FIELD_KEYS": f"dev1:{new_key()}",
-        "SSPF_INDEX_KEY": new_key(),
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(keys, fh, indent=2)
+    keys = {name: make() for name, make in _DEVELOPMENT_KEYS.items()}
+    _write_private(path, keys, replace=False)
     print(
         f"Created development keys in {path.name} under the var/ folder "
         "(not for production; keep the file, or encrypted demo data becomes unreadable).",
         file=sys.stderr,
     )
     return keys
+
+
+_DEVELOPMENT_KEYS = {
+    "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
+    "SSPF_FIELD_KEYS": lambda: f"dev1:{new_key()}",
+    "SSPF_INDEX_KEY": new_key,
+    "SSPF_AUDIT_KEY": new_key,
+    # 32 random bytes are an Ed25519 private key (RFC 8032, section 5.1.5).
+    "SSPF_AUDIT_SIGNING_KEY": new_key,
+}
+
+
+def _write_private(path: Path, keys: dict[str, str], *, replace: bool) -> None:
+    """Write the key file readable by its owner only; a replacement goes through a new
+    file renamed over the old one, so an interrupted write never loses the keys."""
+    target = path.with_suffix(".tmp") if replace else path
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(keys, fh, indent=2)
+    if replace:
+        os.replace(target, path)
 
 
 def _holds_data(database: Path) -> bool:

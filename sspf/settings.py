@@ -50,6 +50,13 @@ PRODUCTION_REQUIRED = (
     "CELERY_BROKER_URL",
     "SSPF_FIELD_KEYS",
     "SSPF_INDEX_KEY",
+    "SSPF_AUDIT_KEY",
+    "SSPF_AUDIT_SIGNING_KEY",
+    "SSPF_AUDIT_CHECKPOINT_DIR",
+)
+_DEVELOPMENT_SECRETS = (
+    "DJANGO_SECRET_KEY", "SSPF_FIELD_KEYS", "SSPF_INDEX_KEY", "SSPF_AUDIT_KEY",
+    "SSPF_AUDIT_SIGNING_KEY",
 )
 
 
@@ -78,7 +85,7 @@ if PRODUCTION:
     _secrets = {name: _env(name) for name in PRODUCTION_REQUIRED}
 else:
     _secrets = {name: _env(name) for name in PRODUCTION_REQUIRED}
-    if not all(_secrets[n] for n in ("DJANGO_SECRET_KEY", "SSPF_FIELD_KEYS", "SSPF_INDEX_KEY")):
+    if not all(_secrets[n] for n in _DEVELOPMENT_SECRETS):
         try:
             _dev = development_keys(
                 VAR_DIR, database=None if _secrets["DATABASE_URL"] else SQLITE_PATH
@@ -90,6 +97,13 @@ else:
 try:
     SSPF_FIELD_KEYS = parse_key_ring(_secrets["SSPF_FIELD_KEYS"])
     SSPF_INDEX_KEY = decode_key(_secrets["SSPF_INDEX_KEY"], setting="SSPF_INDEX_KEY")
+    SSPF_AUDIT_KEY = decode_key(_secrets["SSPF_AUDIT_KEY"], setting="SSPF_AUDIT_KEY")
+    SSPF_AUDIT_SIGNING_KEY = decode_key(
+        _secrets["SSPF_AUDIT_SIGNING_KEY"], setting="SSPF_AUDIT_SIGNING_KEY")
+    SSPF_AUDIT_VERIFY_KEYS = [
+        decode_key(k, setting="SSPF_AUDIT_VERIFY_KEYS")
+        for k in _env("SSPF_AUDIT_VERIFY_KEYS").split(",") if k.strip()
+    ]
 except KeyConfigError as exc:
     raise _ConfigurationError(str(exc)) from None
 
@@ -311,6 +325,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # SSPF_FIELD_KEYS and SSPF_INDEX_KEY are parsed above.
 
 # --- Celery ---------------------------------------------------------------------------------
+# How often the chain heads are signed into a checkpoint (audit/checkpoints.py).
+SSPF_AUDIT_CHECKPOINT_MINUTES = _whole_number(
+    "SSPF_AUDIT_CHECKPOINT_MINUTES", 60, low=1, high=24 * 60)
 CELERY_BROKER_URL = (
     _secrets["CELERY_BROKER_URL"] or f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 )
@@ -329,6 +346,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "consent.remind_expiring",
         "schedule": crontab(hour=6, minute=15),
     },
+    "audit-checkpoint": {
+        "task": "audit.write_checkpoint",
+        "schedule": timedelta(minutes=SSPF_AUDIT_CHECKPOINT_MINUTES),
+    },
     "refused-requests-every-minute": {
         "task": "sspf.record_refusals",
         "schedule": crontab(),
@@ -338,6 +359,16 @@ CELERY_BEAT_SCHEDULE = {
 # --- Audit ----------------------------------------------------------------------------------
 # Independent hash chains; more chains let more transactions append at once (audit/chain.py).
 SSPF_AUDIT_CHAINS = _whole_number("SSPF_AUDIT_CHAINS", 1, low=1)
+# Link hashes are keyed with SSPF_AUDIT_KEY (parsed above). Signed checkpoints of the
+# chain heads go to an append-only file in this folder, which should be shipped off the
+# database host; SSPF_AUDIT_VERIFY_KEYS adds public keys of earlier signing keys
+# (audit/checkpoints.py).
+SSPF_AUDIT_CHECKPOINT_DIR = Path(
+    _secrets["SSPF_AUDIT_CHECKPOINT_DIR"] or VAR_DIR / "audit-checkpoints")
+# On PostgreSQL: the role the application connects as. Migrations, run as the tables'
+# owner, grant it what it needs, and only INSERT and SELECT on the audit tables
+# (audit/database.py); manage.py check warns when the connecting role can do more there.
+SSPF_DATABASE_APP_ROLE = _env("SSPF_DATABASE_APP_ROLE")
 
 # Refused anonymous requests recorded one by one per address and minute before they are
 # only counted, and API requests answered 429 past it (sspf/refusals.py).

@@ -292,7 +292,7 @@ def test_verify_audit_reports_count_when_intact(coordinator):
     make_events(3, coordinator)
     code, out, _err = run_command("verify_audit")
     assert code == 0
-    assert "OK: 3 links verified in 1 chain(s)." in out
+    assert "OK: 3 links verified in 1 chain(s), against 0 signed checkpoint(s)." in out
 
 
 def _drop_one_trigger():
@@ -322,6 +322,7 @@ def test_an_event_without_flags_hashes_as_before_the_column_existed(coordinator)
     assert chain.record_digest(event) != hashlib.sha256(legacy.encode()).hexdigest()
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_setting_a_flag_afterwards_breaks_the_chain(coordinator):
     (event,) = make_events(1, coordinator)
     triggers.remove(connection)
@@ -332,6 +333,7 @@ def test_setting_a_flag_afterwards_breaks_the_chain(coordinator):
     assert f"access event {event.pk}" in result.problem
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_a_missing_trigger_fails_verification_by_name(coordinator):
     make_events(2, coordinator)
     assert triggers.missing(connection) == []
@@ -373,6 +375,7 @@ _PG_TAMPERING = {
 }
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 @pytest.mark.parametrize("tampering", _PG_TAMPERING)
 def test_a_trigger_that_no_longer_refuses_is_named_on_postgresql(coordinator, tampering):
     if connection.vendor != "postgresql":
@@ -405,6 +408,7 @@ def test_a_trigger_that_no_longer_refuses_is_named_on_sqlite(coordinator, statem
     assert run_command("verify_audit")[0] == 1
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_triggers_are_installed_again_after_migrate(coordinator):
     triggers.remove(connection)
     assert len(triggers.missing(connection)) == len(triggers.expected(connection.vendor))
@@ -412,6 +416,7 @@ def test_triggers_are_installed_again_after_migrate(coordinator):
     assert triggers.missing(connection) == []
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_edited_row_is_named_by_verification(coordinator):
     created = make_events(4, coordinator)
     triggers.remove(connection)  # restored when the test's transaction rolls back
@@ -427,6 +432,7 @@ def test_edited_row_is_named_by_verification(coordinator):
     assert f"First broken link id: {link.pk}" in err
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_deleted_row_is_named_by_verification(coordinator):
     created = make_events(3, coordinator)
     triggers.remove(connection)
@@ -437,6 +443,7 @@ def test_deleted_row_is_named_by_verification(coordinator):
     assert "link 2" in result.problem and "missing" in result.problem
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_rewritten_link_breaks_the_next_one(coordinator):
     make_events(3, coordinator)
     triggers.remove(connection)
@@ -499,6 +506,7 @@ def test_a_fork_is_refused_by_the_database(coordinator):
 # --- Append-only ------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("database_owner")  # the triggers hold even for the owner
 @pytest.mark.parametrize("table", triggers.AUDIT_TABLES)
 @pytest.mark.parametrize("statement", ["UPDATE {t} SET id = id", "DELETE FROM {t}"])
 def test_raw_update_and_delete_are_refused(coordinator, table, statement):
@@ -541,6 +549,7 @@ def test_replace_is_refused_on_sqlite(coordinator, table, verb):
     assert _first_row(table) == (columns, row)
 
 
+@pytest.mark.usefixtures("database_owner")  # the triggers hold even for the owner
 @pytest.mark.parametrize("table", triggers.AUDIT_TABLES)
 def test_upsert_is_refused_on_postgresql(coordinator, table):
     if connection.vendor != "postgresql":
@@ -688,6 +697,7 @@ def test_nightly_task_records_its_result(coordinator):
     assert chain.verify().ok  # the task's own event is chained too
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_nightly_task_records_a_break(coordinator):
     from audit.tasks import verify_chains
 
@@ -701,6 +711,7 @@ def test_nightly_task_records_a_break(coordinator):
     assert "link 1" in event.purpose
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_nightly_task_records_a_missing_trigger(coordinator):
     from audit.tasks import verify_chains
 

@@ -512,6 +512,7 @@ def test_case_reads_fail_closed_when_their_events_cannot_be_written(demo, monkey
         assert [s for s in secrets if s in body] == []
 
 
+@pytest.mark.usefixtures("database_owner")  # lifts a trigger as the owner
 def test_every_access_to_a_protected_young_person_is_flagged_for_review(demo, client,
                                                                          api_client):
     from django.db import connection

@@ -1114,6 +1114,7 @@ def test_the_database_refuses_to_change_or_delete_a_signed_form(demo, client):
     assert ConsentDocument.objects.get().data == PDF
 
 
+@pytest.mark.usefixtures("database_owner")  # the triggers hold even for the owner
 def test_truncate_of_consent_tables_is_refused_on_postgresql(demo):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no TRUNCATE")
@@ -1144,6 +1145,7 @@ def test_sqlite_replace_cannot_rewrite_a_grant_or_its_scope(demo):
         orgs(demo, "skolkurator", "socialsekreterare"))
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_a_rewritten_consent_trigger_function_is_named_on_postgresql(demo):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's trigger functions")
@@ -1163,6 +1165,7 @@ def test_the_guard_covers_every_column_of_a_grant():
     assert not set(consent_triggers.FIXED_COLUMNS) & set(consent_triggers.STAMP_COLUMNS)
 
 
+@pytest.mark.usefixtures("database_owner")  # tampers as the owner would
 def test_a_missing_consent_trigger_is_named_and_reinstalled_after_migrate(demo):
     from audit import triggers
     from consent.triggers import CONSENT
@@ -1174,6 +1177,7 @@ def test_a_missing_consent_trigger_is_named_and_reinstalled_after_migrate(demo):
     assert triggers.missing(connection) == []
 
 
+@pytest.mark.usefixtures("database_owner")  # rotate_keys runs as the owner
 def test_key_rotation_reseals_grants_and_forms_and_keeps_them_guarded(demo, client,
                                                                        settings):
     import io

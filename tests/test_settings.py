@@ -19,6 +19,9 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "SSPF_FIELD_KEYS": f"2026a:{KEY}",
     "SSPF_INDEX_KEY": KEY,
+    "SSPF_AUDIT_KEY": KEY,
+    "SSPF_AUDIT_SIGNING_KEY": KEY,
+    "SSPF_AUDIT_CHECKPOINT_DIR": "/srv/sspf-checkpoints",
 }
 
 
@@ -139,6 +142,21 @@ def test_development_keys_are_created_once_beside_an_empty_database(tmp_path):
     keys = development_keys(tmp_path, database=tmp_path / "sspf.sqlite3")
     assert (tmp_path / "dev-keys.json").exists()
     assert development_keys(tmp_path, database=tmp_path / "sspf.sqlite3") == keys
+
+
+def test_keys_added_later_are_added_to_an_existing_development_key_file(tmp_path):
+    import json
+
+    from sspf.keys import development_keys
+
+    (tmp_path / "dev-keys.json").write_text(json.dumps({
+        "DJANGO_SECRET_KEY": "kept", "SSPF_FIELD_KEYS": "dev1:" + KEY, "SSPF_INDEX_KEY": KEY}))
+    keys = development_keys(tmp_path, database=None)
+    assert (keys["DJANGO_SECRET_KEY"], keys["SSPF_INDEX_KEY"]) == ("kept", KEY)
+    assert len(base64.b64decode(keys["SSPF_AUDIT_KEY"])) == 32
+    assert len(base64.b64decode(keys["SSPF_AUDIT_SIGNING_KEY"])) == 32
+    assert json.loads((tmp_path / "dev-keys.json").read_text()) == keys
+    assert (tmp_path / "dev-keys.json").stat().st_mode & 0o077 == 0
 
 
 def test_lost_development_keys_are_not_replaced_while_the_database_holds_data(tmp_path):
