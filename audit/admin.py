@@ -16,7 +16,8 @@ if admin.site.is_registered(LogEntry):
     admin.site.unregister(LogEntry)
 
 # Filters whose values are codes, kept in the event; the search text is not (it may be a
-# name or an identity number typed in), only that there was one.
+# name or an identity number typed in), only that there was one, and of another filter
+# only the field's name.
 CODE_FILTERS = ("action", "outcome", "actor_role", "flags")
 
 
@@ -30,7 +31,15 @@ def _filters(request) -> str:
             shown.append("search")
         elif field == "occurred_at":
             shown.append(f"{name}={value[:20]}")
+        elif name not in _LISTING_PARAMETERS and not name.startswith("_"):
+            # Any other field filtered through the address (a case, a person, an
+            # address): which field, never the value asked for.
+            shown.append(f"filter on {field[:40]}")
     return ", ".join(shown)
+
+
+# The listing's own parameters: the page, the ordering, the search box.
+_LISTING_PARAMETERS = {"p", "o", "q", "all", "e"}
 
 
 @admin.register(AccessEvent)
@@ -67,6 +76,15 @@ class AccessEventAdmin(admin.ModelAdmin):
                 record(action=Action.LIST, actor=request.user, object_type="audit.AccessEvent",
                        purpose=f"admin listing, {shown} event(s) shown"
                        + (f"; {filters}" if filters else ""))
+        return response
+
+    def history_view(self, request, object_id, extra_context=None):
+        with transaction.atomic():
+            response = super().history_view(request, object_id, extra_context)
+            if response.status_code == 200:
+                response.render()
+                record(action=Action.VIEW, actor=request.user, object_type="audit.AccessEvent",
+                       object_id=object_id, purpose="admin history page")
         return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -56,6 +56,9 @@ def _event(
         case_id, flags = None, _with_flag(flags, MASKED_FLAG)
     if youth_id is not None and _could_be_personal(str(youth_id)):
         youth_id, flags = None, _with_flag(flags, MASKED_FLAG)
+    user_agent = ctx.user_agent
+    if user_agent and _could_be_personal(user_agent):  # the client's own free text
+        user_agent, flags = MASKED_ID, _with_flag(flags, MASKED_FLAG)
     return AccessEvent(
         action=str(action),
         outcome=str(outcome),
@@ -66,7 +69,7 @@ def _event(
         purpose=purpose,
         request_id=ctx.request_id,
         ip=ip or ctx.ip,
-        user_agent=ctx.user_agent,
+        user_agent=user_agent,
         path=ctx.path,
         flags=flags or None,
         **_actor_fields(actor),
@@ -88,6 +91,7 @@ def add_flag(event: AccessEvent, flag: str) -> None:
 # An id someone asked for may be an identity number typed where an id goes
 # (``/arenden/201103282388/``). It is never stored: the event keeps ``MASKED_ID`` (and no
 # case or youth id) and the mark ``MASKED_FLAG``, so the log review still sees the try.
+# The same for a user agent (a client's free text) that holds one.
 MASKED_ID = "*"
 MASKED_FLAG = "masked_id"
 _id_maskers = []

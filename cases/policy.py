@@ -39,7 +39,7 @@ from django.http import Http404
 import audit
 from audit.events import add_flag
 from audit.models import Action, Outcome
-from cases.models import Case, CaseUserObjectPermission, Entry, Guardian
+from cases.models import Case, CaseMember, CaseUserObjectPermission, Entry, Guardian
 from sspf.roles import CASE_WORK_ROLES, Role
 
 MAX_ID = 2**63 - 1
@@ -229,13 +229,15 @@ def flag_protected_identity(events) -> None:
             add_flag(event, PROTECTED_FLAG)
 
 
-_disclosure_rules: list[Callable[[object, Case, str], bool]] = []
+_disclosure_rules: list[Callable[[object, Case, str, frozenset[int]], bool]] = []
 
 
-def register_disclosure_rule(rule: Callable[[object, Case, str], bool]) -> None:
+def register_disclosure_rule(rule: Callable[[object, Case, str, frozenset[int]], bool]
+                             ) -> None:
     """Let another part (consent) say whether the case's information of a category may
-    reach the user's organisation: ``rule(user, case, category)``. Asked for what is not
-    an entry, such as the household's contact details (category ``basic``)."""
+    flow from one of the organisations that hold it to the user's organisation:
+    ``rule(user, case, category, sources)``. Asked for what is not an entry, such as the
+    household's contact details (category ``basic``, held by the coordination)."""
     if rule not in _disclosure_rules:
         _disclosure_rules.append(rule)
 
@@ -247,7 +249,8 @@ def may_see_contact_details(user, case: Case, guardians: list[Guardian], *,
                             may_manage: bool | None = None) -> bool:
     """Address and phone of the household (the young person and the guardians) and the
     guardians' identity numbers: to the case's coordinators, and to another member only
-    when the effective consent covers their organisation and the ``basic`` category.
+    when the effective consent covers their organisation, a coordinator's organisation
+    (where the details come from) and the ``basic`` category.
     When anyone in the household has a protected identity, only the coordinators see
     any of it: the whole household, because its members usually share an address, so the
     young person's or another guardian's address would show where the protected person
@@ -259,4 +262,8 @@ def may_see_contact_details(user, case: Case, guardians: list[Guardian], *,
     household = [case.youth, *guardians]
     if any(person.protected_identity for person in household):
         return False
-    return any(rule(user, case, CONTACT_CATEGORY) for rule in _disclosure_rules)
+    # The coordinators record the household's details: they flow from the coordinators'
+    # organisations, which the consent must cover as well as the reader's.
+    sources = frozenset(CaseMember.objects.filter(
+        case=case, user__role=Role.COORDINATOR).values_list("user__organisation_id", flat=True))
+    return any(rule(user, case, CONTACT_CATEGORY, sources) for rule in _disclosure_rules)

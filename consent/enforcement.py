@@ -105,12 +105,12 @@ def entries_crossing_by_consent(user, case: Case) -> Q:
     return Q(source_org_id__in=scope.organisations, category__in=scope.categories)
 
 
-def consent_covers(user, case: Case, category: str) -> bool:
-    """Whether the effective consent lets the case's information of ``category`` reach
-    the user's organisation."""
+def consent_covers(user, case: Case, category: str, sources: frozenset[int]) -> bool:
+    """Whether the effective consent lets the case's information of ``category`` flow
+    from one of the ``sources`` organisations to the user's organisation."""
     scope = case_consent(case).effective
     return (scope is not None and user.organisation_id in scope.organisations
-            and category in scope.categories)
+            and bool(sources & scope.organisations) and category in scope.categories)
 
 
 def consent_flags(cases: list[Case]) -> dict[int, list[str]]:

@@ -74,10 +74,18 @@ def _json_server_error() -> JsonResponse:
     return JsonResponse({"detail": str(SERVER_ERROR)}, status=500)
 
 
-@login_not_required
-def not_found(request, *args, **kwargs):
-    """Any path under /api/ that no endpoint answers."""
-    return JsonResponse({"detail": _("Hittades inte.")}, status=404)
+@extend_schema(exclude=True)
+class NotFoundView(TokenAPIView):
+    """Any path under /api/ that no endpoint answers: 404 for a valid token, and without
+    one the same 401 (a refusal, counted) as every endpoint."""
+
+    def _not_found(self, request, *args, **kwargs):
+        return Response({"detail": _("Hittades inte.")}, status=404)
+
+    get = post = put = patch = delete = head = options = _not_found
+
+
+not_found = NotFoundView.as_view()
 
 
 def server_error(request, *args, **kwargs):

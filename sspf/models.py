@@ -21,6 +21,8 @@ from django.utils.translation import gettext_lazy as _
 
 from sspf.roles import ROLES_WITHOUT_ORGANISATION, Role
 
+AREA_MAX_LENGTH = 100
+
 
 class Municipality(models.Model):
     name = models.CharField(_("namn"), max_length=100, unique=True)
@@ -81,6 +83,14 @@ class Municipality(models.Model):
     def clean(self):
         if self.age_min is not None and self.age_max is not None and self.age_min > self.age_max:
             raise ValidationError({"age_min": _("Lägsta ålder kan inte vara högre än högsta.")})
+        areas = self.areas
+        if not isinstance(areas, list) or not all(
+                isinstance(a, str) and a.strip() and len(a) <= AREA_MAX_LENGTH for a in areas):
+            raise ValidationError({"areas": _(
+                'Ange områdena som en lista med namn, t.ex. ["Norr", "Söder"] (varje namn '
+                'högst %(max)d tecken).') % {"max": AREA_MAX_LENGTH}})
+        if len({a.strip().casefold() for a in areas}) != len(areas):
+            raise ValidationError({"areas": _("Samma område står två gånger.")})
 
 
 class Organisation(models.Model):

@@ -44,19 +44,22 @@ SECURITY_SUBJECT = "SSPF samverkan: ditt konto har ändrats"
 
 
 def notify_now(*, user: User, key: str, text: str, subject: str, body: str,
-               link: str = "") -> bool:
+               link: str = "", also_to: str = "") -> bool:
     """A notification that is also e-mailed, with its own subject and body (no personal
-    data), as soon as the caller's transaction commits, when e-mail is configured. If
-    sending fails, the next ``email_pending`` run sends the usual e-mail instead."""
+    data), as soon as the caller's transaction commits, when e-mail is configured; to
+    ``also_to`` too (the address the account had before a change). If sending fails,
+    the next ``email_pending`` run sends the usual e-mail instead."""
     created = notify(user=user, key=key, text=text, link=link)
-    if created and getattr(settings, "SSPF_NOTIFY_BY_EMAIL", False) and user.email:
-        transaction.on_commit(lambda: _email_notice(user, key, subject, body))
+    recipients = list(dict.fromkeys(a for a in (user.email, also_to) if a))
+    if created and getattr(settings, "SSPF_NOTIFY_BY_EMAIL", False) and recipients:
+        transaction.on_commit(lambda: _email_notice(user, key, subject, body, recipients))
     return created
 
 
-def _email_notice(user: User, key: str, subject: str, body: str) -> None:
+def _email_notice(user: User, key: str, subject: str, body: str, recipients: list[str]
+                  ) -> None:
     try:
-        send_mail(subject, body, None, [user.email])
+        send_mail(subject, body, None, recipients)
     except Exception as exc:  # the notification stays unsent; email_pending tries again
         logger.warning("security e-mail to user #%s failed (%s)", user.pk, type(exc).__name__)
         return

@@ -7,9 +7,10 @@ would let anyone write permanent rows at will, so per client address and minute 
 first refusal is an event at once, the rest are counted (``RefusalTally``) and
 recorded as one event with their number when the minute is over: by the next refusal
 from that address after it, or by the minutely Celery task ``sspf.record_refusals``.
-API requests past ``SSPF_REFUSALS_PER_MINUTE`` (default 30) from one address in a
-minute are answered 429 (pages still lead to the login page: a municipality's staff
-share a few addresses, and the login page itself is not counted).
+API requests past ``SSPF_REFUSALS_PER_MINUTE`` (default 30) from one address (an IPv6
+address: its /64 network) in a minute are answered 429 (pages still lead to the login
+page: a municipality's staff share a few addresses, and the login page itself is not
+counted).
 
 Written here rather than with DRF's throttles: those count in the cache, which is per
 process unless a shared cache is set up, and they run after authentication, so they
@@ -18,6 +19,8 @@ count is also what the consolidated events need.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -38,10 +41,25 @@ def _window(now):
     return now.replace(second=0, microsecond=0)
 
 
+def _counted_as(ip: str) -> str:
+    """The address refusals are counted under: an IPv4 address itself, an IPv6 address
+    by its /64 network (one subscriber's usual share, RFC 6177), written as the
+    network's first address, so that changing the last 64 bits does not start afresh."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+
+
 def refused(*, action: str, purpose: str) -> bool:
     """Count a refused anonymous request from the current client address; True when the
     address is over its limit for this minute (the caller may answer 429)."""
-    ip = current().ip or ""
+    ip = _counted_as(current().ip or "")
     window = _window(timezone.now())
     with transaction.atomic():
         try:
@@ -67,10 +85,11 @@ def _record_closed(tallies) -> int:
     for tally in tallies.select_for_update().order_by("window", "ip"):
         if tally.count > 1:
             minute = timezone.localtime(tally.window).strftime("%Y-%m-%d %H:%M")
+            network = " (its /64 network)" if ":" in tally.ip else ""
             audit.record(action=Action.DENIED, actor=AnonymousUser(), outcome=Outcome.DENIED,
                          ip=tally.ip or None,
                          purpose=f"{tally.count - 1} more refused request(s) without a login "
-                                 f"from this address in the minute from {minute}")
+                                 f"from this address{network} in the minute from {minute}")
             recorded += 1
         tally.delete()
     return recorded

@@ -160,6 +160,10 @@ def staff_account_admin_save(*, actor: User, account: User, changed: list[str],
     if _reassigned(before, account.role, account.organisation_id):
         _end_old_work(before, actor)
     account.is_staff = account.role == Role.ADMINISTRATOR
+    demoted = before is not None and before.role == Role.ADMINISTRATOR != account.role
+    if demoted:  # an administrator no more: no superuser flag, and the admin sessions end
+        account.is_superuser = False
+        account.security_stamp = new_security_stamp()
     if created:  # the administrator chose its first password: its first login is marked
         account.credentials_reset_at = timezone.now()
     account.save()
@@ -168,7 +172,20 @@ def staff_account_admin_save(*, actor: User, account: User, changed: list[str],
         _record_account(actor, account, Action.ACCOUNT_CREATED, RECORDED_FIELDS)
     elif changed:  # the password and second factor have requests of their own
         _record_account(actor, account, Action.ACCOUNT_CHANGED, changed)
+    if before is not None and before.email and before.email != account.email:
+        # Where security notices go decides whether the owner hears of a reset: the
+        # address the account had is told at once that it is no longer used.
+        notifications.notify_now(
+            user=account, key=f"email-changed:{timezone.now().isoformat()}",
+            text=str(EMAIL_CHANGED_TEXT), subject=notifications.SECURITY_SUBJECT,
+            body=str(EMAIL_CHANGED_TEXT), also_to=before.email)
     return account
+
+
+EMAIL_CHANGED_TEXT = gettext_lazy(
+    "En administratör har ändrat e-postadressen för ditt konto; meddelanden går inte längre "
+    "till den här adressen. Har du inte bett om det, kontakta din administratör eller "
+    "kommunens säkerhetsfunktion genast.")
 
 
 # --- Resets of password and second factor -------------------------------------------------

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.contrib.auth.decorators import login_not_required, login_required
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -8,6 +8,12 @@ from sspf import api, views
 from sspf.middleware import second_factor_not_required
 
 handler500 = "sspf.api.server_error"
+
+
+def staff_page(view):
+    view.login_required = True  # read by Django's LoginRequiredMiddleware
+    return view
+
 
 urlpatterns = [
     path("login/", second_factor_not_required(views.LoginView.as_view()), name="login"),
@@ -23,10 +29,10 @@ urlpatterns = [
     path("api/v1/", include("consent.api_urls")),
     re_path(r"^api/(?!schema/$|docs/$)", api.not_found, name="api_not_found"),
     path("", include("consent.urls")),
-    # Pages for logged-in staff; DRF exempts its views from the login middleware, so
-    # they are wrapped again.
-    path("api/schema/", login_required(SpectacularAPIView.as_view()), name="api_schema"),
-    path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
+    # Pages for logged-in staff; DRF exempts its views from the login middleware, which
+    # is put back in charge (so a refusal is recorded like any other page's).
+    path("api/schema/", staff_page(SpectacularAPIView.as_view()), name="api_schema"),
+    path("api/docs/", staff_page(SpectacularSwaggerSplitView.as_view(url_name="api_schema")),
          name="api_docs"),
     path("", include("cases.urls")),
 ]

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
@@ -333,3 +334,58 @@ def test_an_account_created_in_the_admin_is_recorded_and_its_first_login_marked(
     event = events_since(first, action=Action.ACCOUNT_CREATED).get()
     assert (event.actor_username, event.object_id) == ("admin", str(created.pk))
     assert created.credentials_reset_at is not None  # its first login is marked
+
+
+# --- Where security notices go ------------------------------------------------------------
+
+
+def test_an_email_change_tells_the_old_address_so_a_reset_cannot_be_hidden_from_the_owner(
+        demo, client, second_admin, settings, mailoutbox,
+        django_capture_on_commit_callbacks):
+    """One administrator changes the account's e-mail to one they read, then asks for a
+    new password that a second approves: the owner's own address was told at the change."""
+    settings.SSPF_NOTIFY_BY_EMAIL = True
+    social = demo["socialsekreterare"]
+    social.email = "owner@example.org"
+    social.save(update_fields=["email"])
+    log_in_verified(client, demo["admin"])
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = client.post(f"/admin/sspf/user/{social.pk}/change/",
+                              change_form(social, email="requester@example.org"))
+    assert changed.status_code == 302
+    (notice,) = mailoutbox
+    assert sorted(notice.to) == ["owner@example.org", "requester@example.org"]
+    assert "ändrat e-postadressen" in notice.body
+    assert [s for s in personal_strings(demo.cases["Elsa"]) if s in notice.body] == []
+    client.post(f"/admin/sspf/user/{social.pk}/password/", {
+        "password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"})
+    reset = CredentialReset.objects.get(account=social)
+    client.logout()
+    log_in_verified(client, second_admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/admin/sspf/credentialreset/", {
+            "action": "approve", "_selected_action": [reset.pk]})
+    social.refresh_from_db()
+    assert social.check_password(NEW_PASSWORD)
+
+
+def test_demoting_an_administrator_takes_the_superuser_flag_and_ends_the_sessions(
+        demo, client, second_admin):
+    stamp = second_admin.security_stamp
+    log_in_verified(client, demo["admin"])
+    org = demo["koordinator"].organisation
+    response = client.post(f"/admin/sspf/user/{second_admin.pk}/change/",
+                           change_form(second_admin, role="coordinator", organisation=org.pk))
+    assert response.status_code == 302
+    second_admin.refresh_from_db()
+    assert second_admin.role == Role.COORDINATOR
+    assert (second_admin.is_superuser, second_admin.is_staff) == (False, False)
+    assert second_admin.security_stamp != stamp
+
+
+@pytest.mark.parametrize("username", ["bad name/", "x" * 200])
+def test_create_administrator_refuses_a_bad_username_in_one_line(db, monkeypatch, username):
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": NEW_PASSWORD)
+    with pytest.raises(CommandError, match=r"^username: "):
+        call_command("create_administrator", username, stdout=io.StringIO())
+    assert not User.objects.filter(role=Role.ADMINISTRATOR).exists()

@@ -853,6 +853,33 @@ def test_every_admin_listing_search_and_opened_event_is_recorded(client, coordin
     assert (opened.actor_username, opened.object_id) == ("root", str(seen.pk))
 
 
+def test_a_listing_filtered_through_the_address_names_the_field_not_the_value(
+        client, coordinator):
+    admin = make_staff("root", role=Role.ADMINISTRATOR, is_superuser=True)
+    seen = audit.record(action=Action.VIEW, actor=coordinator, object_id=1, case_id=4711)
+    log_in_verified(client, admin)
+    listing = reverse("admin:audit_accessevent_changelist")
+    assert client.get(listing, {"case_id": 4711, "actor_username": "alice"}).status_code == 200
+    client.get(reverse("admin:audit_accessevent_history", args=[seen.pk]))
+    filtered = events(action=Action.LIST, object_type="audit.AccessEvent")[-1]
+    assert filtered.purpose.endswith("; filter on actor_username, filter on case_id")
+    assert "4711" not in filtered.purpose and "alice" not in filtered.purpose
+    history = events(action=Action.VIEW, object_type="audit.AccessEvent")[-1]
+    assert (history.object_id, history.purpose) == (str(seen.pk), "admin history page")
+
+
+def test_an_identity_number_in_the_user_agent_is_not_stored(client):
+    number = "201103282388"  # a valid-looking number of Skatteverket's test series shape
+    Client(REMOTE_ADDR="10.9.9.9", HTTP_USER_AGENT=f"Elsa {number}").get("/arenden/")
+    (event,) = events(ip="10.9.9.9")
+    assert number not in event.user_agent
+    assert event.user_agent == "*"
+    assert "masked_id" in event.flags
+    Client(REMOTE_ADDR="10.9.9.8", HTTP_USER_AGENT="Mozilla/5.0 (X11) 20100101").get("/arenden/")
+    (ordinary,) = events(ip="10.9.9.8")
+    assert ordinary.user_agent == "Mozilla/5.0 (X11) 20100101"
+
+
 def test_staff_without_admin_role_cannot_open_the_listing(client, coordinator):
     log_in_verified(client, coordinator)
     response = client.get(reverse("admin:audit_accessevent_changelist"))

@@ -112,7 +112,7 @@ MATRIX = {
     "api/v1/cases/<int:case_id>/consent-status/": (
         API, "get", "/api/v1/cases/{case}/consent-status/", None, team(200, anonymous=401)),
     "^api/(?!schema/$|docs/$)": (API, "get", "/api/v1/finns-inte/", None,
-                                 by_role(404, **{ANON: 404})),
+                                 by_role(404, **{ANON: 401})),
     "api/v1/consents/<int:grant_id>/withdraw/": (
         API, "post", "/api/v1/consents/{grant}/withdraw/", {},
         team(403, lead=400, anonymous=401)),

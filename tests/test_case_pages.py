@@ -647,3 +647,16 @@ def test_contact_details_reach_other_members_only_with_consent_for_basic(demo, c
              org_users=("skolkurator", "fritidsledare", "koordinator"))
     assert seen_by("fritidsledare") == household
     assert seen_by("socialsekreterare") == []  # an organisation outside the consent
+
+
+def test_contact_details_need_a_consent_that_covers_the_coordination_they_come_from(
+        demo, client):
+    """The coordinators record the household's details: a consent between school and
+    leisure alone, even for the basic category, does not carry them to leisure."""
+    from tests.test_consent import give_all
+
+    elsa = demo.cases["Elsa"]
+    household = household_secrets(elsa)
+    give_all(demo, elsa, categories=("basic",), org_users=("skolkurator", "fritidsledare"))
+    body = page(client, demo["fritidsledare"], f"/arenden/{elsa.pk}/").content.decode()
+    assert [v for v in household if v in body] == []

@@ -1700,12 +1700,13 @@ def test_entries_come_a_page_at_a_time_and_only_the_page_shown_is_recorded(demo,
         e["id"] for e in second["results"])
 
 
-def test_an_unknown_api_path_answers_json_404(demo, api_client):
-    for client in (api_client(demo["koordinator"]), APIClient()):
+def test_an_unknown_api_path_answers_json_404_and_without_a_token_401(demo, api_client):
+    for client, status in ((api_client(demo["koordinator"]), 404), (APIClient(), 401)):
         response = client.get(f"{API}finns-inte/191212121212/")
-        assert response.status_code == 404
+        assert response.status_code == status
         assert response["Content-Type"] == "application/json"
-        assert response.json() == {"detail": "Hittades inte."}
+        assert list(response.json()) == ["detail"]
+    assert response.json() != {"detail": "Hittades inte."}  # nothing said about the path
 
 
 @pytest.mark.parametrize("debug", [False, True])
@@ -1726,3 +1727,14 @@ def test_an_unexpected_error_in_the_api_answers_json_500(demo, api_client, monke
     assert response["Content-Type"] == "application/json"
     assert "Tekniskt fel" in response.json()["detail"]
     assert "disk" not in response.content.decode()
+
+
+def test_a_field_of_the_wrong_type_is_answered_in_swedish_naming_the_field(demo, api_client):
+    client = api_client(demo["koordinator"])
+    created = client.post("/api/v1/cases/", {
+        "youth": {"personnummer": demo.pnr["Elsa"], "first_name": "A", "last_name": "B"},
+        "area": ["Norr"]}, format="json")
+    searched = client.post("/api/v1/cases/search/", {"personnummer": ["x"]}, format="json")
+    for response, field in ((created, "area"), (searched, "personnummer")):
+        assert response.status_code == 400
+        assert response.json()[field] == ["Ange en text."]

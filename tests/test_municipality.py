@@ -208,3 +208,21 @@ def test_an_organisation_named_in_consent_cannot_move(demo):
         sspf_services.organisation_save(actor=admin, organisation=new_school)
     new_school.refresh_from_db()
     assert new_school.municipality_id == elsa.municipality_id
+
+
+@pytest.mark.parametrize("areas", ["5", '"Norr"', '{"Norr": 1}', '["Norr", ""]',
+                                   '["Norr", 3]', '["Norr", "norr"]'])
+def test_areas_must_be_a_list_of_distinct_names(demo, client, areas):
+    """With areas = 5 every coordinator's case creation page in the municipality failed."""
+    town = Municipality.objects.get(name="Demo")
+    before = list(town.areas)
+    log_in_verified(client, demo["admin"])
+    response = client.post(f"/admin/sspf/municipality/{town.pk}/change/",
+                           municipality_form(town, areas=areas))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["areas"]
+    assert "område" in errors["areas"][0].lower()
+    town.refresh_from_db()
+    assert town.areas == before
+    assert not AccessEvent.objects.filter(action=Action.MUNICIPALITY_CHANGED).exists()

@@ -93,3 +93,26 @@ def test_refused_requests_are_a_scheduled_task():
 
     assert settings.CELERY_BEAT_SCHEDULE["refused-requests-every-minute"]["task"] == \
         "sspf.record_refusals"
+
+
+def test_addresses_of_one_ipv6_network_share_the_limit(settings):
+    """A client with an IPv6 /64 may change the last 64 bits on every request."""
+    settings.SSPF_REFUSALS_PER_MINUTE = 30
+    with time_machine.travel(START, tick=False):
+        codes = [APIClient(REMOTE_ADDR=f"2001:db8:0:1::{i:x}").get("/api/v1/cases/").status_code
+                 for i in range(1, 41)]
+        assert APIClient(REMOTE_ADDR="2001:db8:0:2::1").get("/api/v1/cases/").status_code == 401
+    assert codes[:30] == [401] * 30 and set(codes[30:]) == {429}
+    assert AccessEvent.objects.filter(action=Action.DENIED).count() == 2
+    assert set(RefusalTally.objects.values_list("ip", flat=True)) == {
+        "2001:db8:0:1::", "2001:db8:0:2::"}
+
+
+def test_anonymous_requests_for_the_api_schema_and_unknown_api_paths_are_refusals(client):
+    with time_machine.travel(START, tick=False):
+        schema = client.get("/api/schema/", REMOTE_ADDR="10.8.8.8")
+        unknown = APIClient(REMOTE_ADDR="10.8.8.7").get("/api/v1/nothing-here/")
+    assert schema.status_code == 302 and schema["Location"].startswith("/login/")
+    assert unknown.status_code == 401 and unknown["Content-Type"] == "application/json"
+    assert AccessEvent.objects.filter(ip="10.8.8.8", outcome="denied").count() == 1
+    assert AccessEvent.objects.filter(ip="10.8.8.7", outcome="denied").count() == 1

@@ -27,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("username")
 
     def handle(self, *args, username, **options):
+        field = User._meta.get_field("username")
+        try:
+            field.clean(username, None)
+        except ValidationError as exc:
+            raise CommandError(f"username: {' '.join(exc.messages)}") from None
         existing = User.objects.filter(username=username).first()
         if existing is not None and existing.role != Role.ADMINISTRATOR:
             raise CommandError(f"{username!r} is an account of another role; an administrator "
