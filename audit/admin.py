@@ -42,16 +42,8 @@ def _filters(request) -> str:
 _LISTING_PARAMETERS = {"p", "o", "q", "all", "e"}
 
 
-@admin.register(AccessEvent)
-class AccessEventAdmin(admin.ModelAdmin):
-    list_display = [
-        "id", "occurred_at", "actor_username", "actor_role", "action", "outcome",
-        "object_type", "object_id", "case_id", "flags",
-    ]
-    list_filter = ["action", "outcome", "actor_role", "flags"]
-    search_fields = ["actor_username", "=case_id", "=object_id", "=request_id"]
-    date_hierarchy = "occurred_at"
-    list_per_page = 100
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A listing whose rows nobody adds, changes or deletes in the admin."""
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
@@ -64,6 +56,18 @@ class AccessEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id", "occurred_at", "actor_username", "actor_role", "action", "outcome",
+        "object_type", "object_id", "case_id", "flags",
+    ]
+    list_filter = ["action", "outcome", "actor_role", "flags"]
+    search_fields = ["actor_username", "=case_id", "=object_id", "=request_id"]
+    date_hierarchy = "occurred_at"
+    list_per_page = 100
 
     def changelist_view(self, request, extra_context=None):
         with transaction.atomic():

@@ -30,6 +30,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from audit.admin import ReadOnlyAdmin
 from sspf import services
 from sspf.models import CredentialReset, Municipality, Organisation, User
 from sspf.roles import Role
@@ -184,7 +185,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(CredentialReset)
-class CredentialResetAdmin(admin.ModelAdmin):
+class CredentialResetAdmin(ReadOnlyAdmin):
     """Requests to reset an account's password or second factor. Approving one carries
     it out; only an administrator other than the one who asked can decide."""
 
@@ -202,16 +203,7 @@ class CredentialResetAdmin(admin.ModelAdmin):
         return reset.get_status_display()
 
     def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+        return self.fields  # the requested password's hash is not among them
 
     def has_decide_permission(self, request):
         return request.user.is_active and request.user.role == Role.ADMINISTRATOR

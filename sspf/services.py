@@ -430,40 +430,41 @@ def organisation_move_refusal(organisation: Organisation) -> str | None:
     return None
 
 
+def _locked_before(model, obj):
+    return model.objects.select_for_update().filter(pk=obj.pk).first() if obj.pk else None
+
+
+def _save_recorded(actor: User | None, obj, before, fields, *, created: str, changed: str):
+    """Validate and save a setting that decides access; with an ``actor`` the change is
+    an access event listing the fields, old → new."""
+    obj.full_clean()
+    obj.save()
+    changes = _changes(before, obj, fields)
+    if actor is not None and changes:
+        audit.record(action=created if before is None else changed, actor=actor,
+                     object_type=obj._meta.label, object_id=obj.pk, purpose=_purpose(changes))
+    return obj
+
+
 @transaction.atomic
 def municipality_save(*, actor: User | None, municipality: Municipality) -> Municipality:
     """Create or change a municipality (``municipality`` holds the new values, not yet
     saved). With an ``actor`` the change is recorded field by field, old → new; without
     one it is the setup of an installation (``seed_demo``), outside the access log."""
-    before = (Municipality.objects.select_for_update().filter(pk=municipality.pk).first()
-              if municipality.pk else None)
-    municipality.full_clean()
-    municipality.save()
-    changes = _changes(before, municipality, MUNICIPALITY_FIELDS)
-    if actor is not None and changes:
-        audit.record(action=Action.MUNICIPALITY_CREATED if before is None
-                     else Action.MUNICIPALITY_CHANGED, actor=actor,
-                     object_type="sspf.Municipality", object_id=municipality.pk,
-                     purpose=_purpose(changes))
-    return municipality
+    return _save_recorded(actor, municipality, _locked_before(Municipality, municipality),
+                          MUNICIPALITY_FIELDS, created=Action.MUNICIPALITY_CREATED,
+                          changed=Action.MUNICIPALITY_CHANGED)
 
 
 @transaction.atomic
 def organisation_save(*, actor: User | None, organisation: Organisation) -> Organisation:
     """Create or change an organisation, recorded like ``municipality_save``. An
     organisation with accounts, or with work on cases, stays in its municipality."""
-    before = (Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
-              if organisation.pk else None)
+    before = _locked_before(Organisation, organisation)
     if before is not None and before.municipality_id != organisation.municipality_id:
         refusal = organisation_move_refusal(before)
         if refusal:
             raise ValidationError({"municipality": [refusal]})
-    organisation.full_clean()
-    organisation.save()
-    changes = _changes(before, organisation, ORGANISATION_FIELDS)
-    if actor is not None and changes:
-        audit.record(action=Action.ORGANISATION_CREATED if before is None
-                     else Action.ORGANISATION_CHANGED, actor=actor,
-                     object_type="sspf.Organisation", object_id=organisation.pk,
-                     purpose=_purpose(changes))
-    return organisation
+    return _save_recorded(actor, organisation, before, ORGANISATION_FIELDS,
+                          created=Action.ORGANISATION_CREATED,
+                          changed=Action.ORGANISATION_CHANGED)

@@ -4,22 +4,20 @@ key."""
 
 import base64
 import hashlib
-import io
 import json
 from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
-import audit
 from audit import chain, checkpoints, triggers
 from audit.models import AccessEvent, Action, ChainLink, Outcome
 from sspf.roles import Role
 from tests.factories import make_staff
+from tests.test_audit import make_events, run_command
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_owner")]
 
@@ -27,20 +25,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("database_owner")]
 @pytest.fixture
 def actor(db):
     return make_staff("karin", role=Role.SOCIAL_WORKER)
-
-
-def make_events(n, actor):
-    return [audit.record(action=Action.VIEW, actor=actor, object_id=i) for i in range(n)]
-
-
-def run_command(name, *args):
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    try:
-        call_command(name, *args, stdout=out, stderr=err)
-    except SystemExit as exc:
-        code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def unkeyed(*, chain, seq, record_type, record_id, digest, prev_hash):
