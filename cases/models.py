@@ -7,8 +7,9 @@ which an entry may cross organisation lines without consent (for example a repor
 concern under SoL 14 kap. 1 §).
 
 Names, identity numbers, addresses, phone numbers and free text are encrypted
-(sspf.crypto); identity numbers are found through their blind index. ``__str__`` of
-these models shows ids only. Nothing here decides access: that is cases/policy.py.
+(sspf.crypto), each value bound to its row; identity numbers are found through their
+blind index. ``__str__`` of these models shows ids only. Nothing here decides access:
+that is cases/policy.py.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from sspf.crypto import EncryptedCharField, EncryptedTextField
+from sspf.crypto import EncryptedCharField, EncryptedModel, EncryptedTextField
 from sspf.models import Municipality, Organisation
 
 ENTRY_TEXT_MAX_LENGTH = 20_000
@@ -31,7 +32,7 @@ class Gender(models.TextChoices):
     UNKNOWN = "", _("Okänt")
 
 
-class PersonFields(models.Model):
+class PersonFields(EncryptedModel):
     personnummer = EncryptedCharField(_("personnummer"), max_length=13)
     personnummer_index = models.CharField(max_length=64, editable=False)
     first_name = EncryptedCharField(_("förnamn"), max_length=100)
@@ -168,7 +169,7 @@ class CaseMember(models.Model):
         return f"Teammedlem #{self.pk}"
 
 
-class Entry(models.Model):
+class Entry(EncryptedModel):
     class Category(models.TextChoices):
         BASIC = "basic", _("Grunduppgifter")
         SCHOOL = "school", _("Skola")
