@@ -462,3 +462,38 @@ def test_binding_migrations_reseal_existing_records_and_go_back(demo):
     assert _key_check_messages() == []
     assert triggers.missing(connection) == []  # the guards are back
 
+
+# --- the young person's birth date and sex ------------------------------------------------
+
+def test_youth_birth_date_and_sex_come_from_the_identity_number():
+    from datetime import date
+
+    from cases.models import Gender, Youth
+    from sspf.personnummer import check_digit
+
+    def number(yyyymmdd, serial):
+        return f"{yyyymmdd}-{serial}{check_digit(yyyymmdd[2:] + serial)}"
+
+    girl = Youth(personnummer=number("20080229", "238"))  # second-to-last digit even
+    boy = Youth(personnummer=number("20080289", "239"))  # samordningsnummer (day + 60), odd
+    assert (girl.birth_date, girl.gender) == (date(2008, 2, 29), Gender.FEMALE)
+    assert (boy.birth_date, boy.gender) == (date(2008, 2, 29), Gender.MALE)
+
+
+def test_youth_birth_date_and_sex_are_not_stored_in_plain_text(demo):
+    from datetime import date
+
+    from cases.models import Gender
+
+    for name, sex in (("Elsa", Gender.FEMALE), ("Omar", Gender.MALE)):
+        youth = demo.cases[name].youth
+        digits = demo.pnr[name].replace("-", "")
+        born = date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM cases_youth WHERE id = %s", [youth.pk])
+            columns = [column[0] for column in cursor.description]
+            stored = " ".join(str(value) for value in cursor.fetchone())
+        assert "birth_date" not in columns and "gender" not in columns
+        for written in (born.isoformat(), digits[:8], digits[2:8], digits):
+            assert written not in stored
+        assert (youth.birth_date, youth.gender) == (born, sex)
