@@ -53,8 +53,8 @@ import hmac
 import os
 import re
 from contextlib import nullcontext
-from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -93,8 +93,7 @@ class DecryptionError(Exception):
     form of before row binding, or tampered bytes."""
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(NamedTuple):
     """Where a sealed value belongs; sealed into it as associated data. ``row`` is the
     primary key of its row, ``None`` only for the form of before row binding."""
 
@@ -412,16 +411,23 @@ def allocate_pks(model, count: int, *, using: str = DEFAULT_DB_ALIAS) -> list[in
         # Django creates SQLite tables with AUTOINCREMENT, whose counter in
         # sqlite_sequence may be written (SQLite's documentation, "Autoincrement");
         # SQLite numbers its own inserts above it. The largest key counts too, should the
-        # counter have been reset.
+        # counter have been reset. The counter's row exists once the table has had a
+        # row: the first allocation starts it, and should another connection start it
+        # meanwhile, the update runs again. Each statement is atomic on its own.
         largest = (f"(SELECT COALESCE(MAX({quote(model._meta.pk.column)}), 0) "  # noqa: S608
                    f"FROM {quote(table)})")
-        with transaction.atomic(using=using), connection.cursor() as cursor:
-            cursor.execute("INSERT INTO sqlite_sequence (name, seq) SELECT %s, 0 WHERE NOT "
-                           "EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = %s)",
-                           [table, table])
-            cursor.execute(f"UPDATE sqlite_sequence SET seq = MAX(seq, {largest}) + %s "  # noqa: S608
-                           "WHERE name = %s RETURNING seq", [count, table])
-            (top,) = cursor.fetchone()
+        advance = (f"UPDATE sqlite_sequence SET seq = MAX(seq, {largest}) + %s "  # noqa: S608
+                   "WHERE name = %s RETURNING seq", [count, table])
+        start = (f"INSERT INTO sqlite_sequence (name, seq) SELECT %s, {largest} + %s "  # noqa: S608
+                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = %s) "
+                 "RETURNING seq", [table, count, table])
+        with connection.cursor() as cursor:
+            for sql, params in (advance, start, advance):
+                cursor.execute(sql, params)
+                row = cursor.fetchone()
+                if row is not None:
+                    break
+        top = row[0]
         return list(range(top - count + 1, top + 1))
     raise NotSupportedError(f"no primary key allocation on {connection.vendor}")
 
