@@ -34,8 +34,6 @@ class CasesConfig(AppConfig):
         register_organisation_move_hook(OrganisationMoveHook(
             refusal=services.organisation_in_cases))
 
-        derived = {models.Youth: ["birth_date", "gender"]}
         for model in (models.Youth, models.Guardian, models.Case, models.CaseMember,
                       models.Entry):
-            register_personal_model(model, exclude_fields=blind_index_fields(model),
-                                    also_masked=derived.get(model, []))
+            register_personal_model(model, exclude_fields=blind_index_fields(model))

@@ -7,11 +7,15 @@ which an entry may cross organisation lines without consent (for example a repor
 concern under SoL 14 kap. 1 §).
 
 Names, identity numbers, addresses, phone numbers and free text are encrypted
-(sspf.crypto); identity numbers are found through their blind index. ``__str__`` of
-these models shows ids only. Nothing here decides access: that is cases/policy.py.
+(sspf.crypto), each value bound to its row; identity numbers are found through their
+blind index. The young person's birth date and sex are not stored at all: they are read
+from the identity number. ``__str__`` of these models shows ids only. Nothing here
+decides access: that is cases/policy.py.
 """
 
 from __future__ import annotations
+
+from datetime import date
 
 from django.conf import settings
 from django.db import models
@@ -19,8 +23,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-from sspf.crypto import EncryptedCharField, EncryptedTextField
+from sspf.crypto import EncryptedCharField, EncryptedModel, EncryptedTextField
 from sspf.models import Municipality, Organisation
+from sspf.personnummer import IdentityNumber, parse
 
 ENTRY_TEXT_MAX_LENGTH = 20_000
 
@@ -28,10 +33,9 @@ ENTRY_TEXT_MAX_LENGTH = 20_000
 class Gender(models.TextChoices):
     FEMALE = "F", _("Flicka")
     MALE = "M", _("Pojke")
-    UNKNOWN = "", _("Okänt")
 
 
-class PersonFields(models.Model):
+class PersonFields(EncryptedModel):
     personnummer = EncryptedCharField(_("personnummer"), max_length=13)
     personnummer_index = models.CharField(max_length=64, editable=False)
     first_name = EncryptedCharField(_("förnamn"), max_length=100)
@@ -52,8 +56,6 @@ class Youth(PersonFields):
     with its own case. Only a protected identity carries over (see case_create)."""
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
-    birth_date = models.DateField(_("födelsedatum"), null=True, blank=True)
-    gender = models.CharField(_("kön"), max_length=1, choices=Gender.choices, blank=True)
 
     class Meta:
         verbose_name = _("ungdom")
@@ -61,6 +63,23 @@ class Youth(PersonFields):
 
     def __str__(self) -> str:
         return f"Ungdom #{self.pk}"
+
+    # Birth date and sex follow from the identity number, so they are as protected as
+    # the number is; nothing needs them in SQL. None only for a record without a number.
+    @property
+    def birth_date(self) -> date | None:
+        """The real birth date (for a samordningsnummer the day less 60)."""
+        number = self._identity_number()
+        return number.birth_date if number else None
+
+    @property
+    def gender(self) -> Gender | None:
+        """From the second-to-last digit of the number: odd for a man, even for a woman."""
+        number = self._identity_number()
+        return Gender(number.gender) if number else None
+
+    def _identity_number(self) -> IdentityNumber | None:
+        return parse(self.personnummer) if self.personnummer else None
 
 
 class Guardian(PersonFields):
@@ -168,7 +187,7 @@ class CaseMember(models.Model):
         return f"Teammedlem #{self.pk}"
 
 
-class Entry(models.Model):
+class Entry(EncryptedModel):
     class Category(models.TextChoices):
         BASIC = "basic", _("Grunduppgifter")
         SCHOOL = "school", _("Skola")

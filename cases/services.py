@@ -149,8 +149,7 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
                 cases__in=same_person, protected_identity=True).exists()
             youth = Youth.objects.create(
                 municipality=municipality, personnummer=number.formatted,
-                personnummer_index=index, protected_identity=protected,
-                birth_date=number.birth_date, gender=number.gender, **person)
+                personnummer_index=index, protected_identity=protected, **person)
             try:
                 with transaction.atomic():
                     case = Case.objects.create(municipality=municipality, youth=youth,

@@ -8,7 +8,8 @@ themselves, which categories of information, for what purpose, from when and unt
 when. Grants are never edited or deleted: a change is a new grant, a withdrawal is a
 stamp on the grant. A giver's most recently recorded grant supersedes their earlier
 ones (see consent.rules), so records are ordered by id, the recording order. Purpose and
-withdrawal reason are free text and encrypted.
+withdrawal reason are free text and encrypted, bound to their grant's row like the
+signed form's bytes.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from sspf.crypto import EncryptedBinaryField, EncryptedTextField
+from sspf.crypto import EncryptedBinaryField, EncryptedModel, EncryptedTextField
 
 
-class ConsentGrant(models.Model):
+class ConsentGrant(EncryptedModel):
     class GiverType(models.TextChoices):
         YOUTH = "youth", _("Den unge")
         GUARDIAN = "guardian", pgettext_lazy("en person", "Vårdnadshavare")
@@ -69,7 +70,7 @@ class ConsentGrant(models.Model):
         return f"Samtycke #{self.pk}"
 
 
-class ConsentDocument(models.Model):
+class ConsentDocument(EncryptedModel):
     """The signed consent form of a grant, as uploaded: PDF or image, encrypted at rest,
     never replaced (a grant does not change)."""
 

@@ -274,9 +274,8 @@ def withdrawal_page(*, user, grant_id) -> WithdrawalPage:
         if grant.giver_type == ConsentGrant.GiverType.YOUTH:
             giver = str(_("Den unge"))
         else:
-            first_name, last_name = Guardian.objects.values_list(
-                "first_name", "last_name").get(pk=grant.guardian_id)
-            giver = f"{first_name} {last_name}"
+            guardian = Guardian.objects.only("first_name", "last_name").get(pk=grant.guardian_id)
+            giver = f"{guardian.first_name} {guardian.last_name}"
             audit.record(action=Action.VIEW, actor=user, object_type="cases.Guardian",
                          object_id=grant.guardian_id, case_id=grant.case_id,
                          youth_id=grant.case.youth_id)

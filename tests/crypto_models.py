@@ -1,11 +1,10 @@
 """A model used only by the crypto tests; its table is created by tests/conftest.py."""
 
-from django.db import models
 
-from sspf.crypto import EncryptedCharField, EncryptedTextField
+from sspf.crypto import EncryptedCharField, EncryptedModel, EncryptedTextField
 
 
-class SecretNote(models.Model):
+class SecretNote(EncryptedModel):
     title = EncryptedCharField(max_length=50, blank=True)
     body = EncryptedTextField(null=True, blank=True)
     other = EncryptedTextField(null=True, blank=True)

@@ -761,7 +761,7 @@ def test_change_history_masks_encrypted_fields_and_records_the_actor(coordinator
 
     with auditlog_registered(), set_actor(coordinator):
         note = SecretNote.objects.create(title="Elsa Svensson", body="hemlig text")
-        stored_title = SecretNote.objects.filter(pk=note.pk).values_list("title", flat=True)[0]
+        stored_title = SecretNote.objects.get(pk=note.pk).title
         note.body = "ny hemlig text"
         note.save()
     entries = list(LogEntry.objects.get_for_object(note).order_by("id"))
@@ -773,7 +773,7 @@ def test_change_history_masks_encrypted_fields_and_records_the_actor(coordinator
         with connection.cursor() as cursor:
             cursor.execute("SELECT title FROM test_secret_note WHERE id = %s", [note.pk])
             ciphertext = cursor.fetchone()[0]
-        assert ciphertext.split("$")[1][:20] not in dump
+        assert ciphertext.split("#")[1][:20] not in dump
     assert stored_title == "Elsa Svensson"
     assert entries[1].changes["body"] == ["[krypterat]", "[krypterat]"]
     assert "title" not in entries[1].changes

@@ -18,9 +18,12 @@ def seal(apps, schema_editor):
 
 
 def unseal(apps, schema_editor):
+    # A historical model is no EncryptedModel, so it leaves what it reads sealed; the
+    # field opens it with the row (in the form of before row binding, once 0006 is undone).
     Entry = apps.get_model("cases", "Entry")
+    field = Entry._meta.get_field("statutory_basis")
     for entry in Entry.objects.filter(statutory_basis__isnull=False).only("pk", "statutory_basis"):
-        entry.statutory_basis_plain = entry.statutory_basis
+        entry.statutory_basis_plain = field.open_stored(entry.statutory_basis.stored, row=entry.pk)
         entry.save(update_fields=["statutory_basis_plain"])
 
 
