@@ -496,11 +496,16 @@ _HEAD_CHARS = 34  # a key id (at most 32 characters) and the separator fit
 
 
 def reseal(model, *, using: str = DEFAULT_DB_ALIAS, row_bound: bool = True, lift=None,
-           batch: int = RESEAL_BATCH) -> tuple[int, int]:
+           batch: int = RESEAL_BATCH, bind_unbound: bool = True) -> tuple[int, int]:
     """Seal the stored values of ``model``'s encrypted columns under the newest key,
     bound to their rows (``row_bound=False``: in the form of before row binding, for
     going back a migration); values already so are left as they are. Returns how many
-    values were re-sealed and how many of those had been in the other form.
+    values were re-sealed and how many values in the other form were found.
+
+    ``bind_unbound=False`` leaves values in the form of before row binding as they are
+    (counted, not re-sealed): after the binding migrations such a value can only have
+    been put into the database from elsewhere, perhaps copied from another row, and
+    binding it would make it open as this row's.
 
     Works on the stored values, not through the model, so a migration can pass its
     historical model. One transaction per batch of rows, so an interrupted run can be
@@ -526,9 +531,17 @@ def reseal(model, *, using: str = DEFAULT_DB_ALIAS, row_bound: bool = True, lift
             rows = cursor.fetchall()
             if not rows:
                 return resealed, converted
-            stale = [(row[0], [f for f, head in zip(fields, row[1:], strict=True)
-                               if head is not None and stored_head(head) != target])
-                     for row in rows]
+            stale = []
+            for row in rows:
+                columns = []
+                for field, head in zip(fields, row[1:], strict=True):
+                    if head is None or stored_head(head) == target:
+                        continue
+                    if not bind_unbound and stored_head(head)[1] != separator:
+                        converted += 1  # found and left as it is
+                        continue
+                    columns.append(field)
+                stale.append((row[0], columns))
             stale = [(row_pk, columns) for row_pk, columns in stale if columns]
             with lift(connection, model._meta.db_table) if stale and lift else nullcontext():
                 for row_pk, columns in stale:
@@ -541,7 +554,8 @@ def reseal(model, *, using: str = DEFAULT_DB_ALIAS, row_bound: bool = True, lift
                     changes = {}
                     for field, stored in zip(columns, current, strict=True):
                         head = stored and stored_head(stored)
-                        if stored is None or head == target:
+                        if stored is None or head == target or (
+                                not bind_unbound and head[1] != separator):
                             continue
                         plaintext = field.open_stored(stored, row=row_pk)
                         sealed = field.seal(plaintext, row=row_pk if row_bound else None)
