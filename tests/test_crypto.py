@@ -92,6 +92,7 @@ def test_isnull_lookup_is_allowed():
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("database_owner")  # rotate_keys and migrate run as the owner
 def test_rotation_reencrypts_under_newest_key_and_old_values_still_open(settings):
     note = SecretNote.objects.create(title="Före", body="rotation")
     old_ring = list(settings.SSPF_FIELD_KEYS)
@@ -110,6 +111,7 @@ def test_rotation_reencrypts_under_newest_key_and_old_values_still_open(settings
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("database_owner")  # rotate_keys and migrate run as the owner
 def test_rotation_of_case_records_is_audited_once_and_adds_no_change_history(demo, settings):
     from auditlog.models import LogEntry
 
@@ -398,6 +400,7 @@ def test_check_flags_a_model_with_encrypted_fields_that_is_not_bound():
 # --- values sealed before row binding ----------------------------------------------------
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("database_owner")  # rotate_keys and migrate run as the owner
 def test_rotation_binds_values_sealed_before_row_binding(settings):
     note = SecretNote.objects.create(title="Före")
     write_raw(note.pk, "body", seal_unbound("body", "från förr"))
@@ -423,6 +426,7 @@ def test_rotation_binds_values_sealed_before_row_binding(settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("database_owner")  # rotate_keys and migrate run as the owner
 def test_rotation_under_the_current_key_still_binds_old_values():
     note = SecretNote.objects.create(title="Bunden")
     write_raw(note.pk, "body", seal_unbound("body", "obunden"))
@@ -432,6 +436,7 @@ def test_rotation_under_the_current_key_still_binds_old_values():
     assert SecretNote.objects.get(pk=note.pk).body == "obunden"
 
 
+@pytest.mark.usefixtures("database_owner")  # rotate_keys and migrate run as the owner
 def test_binding_migrations_reseal_existing_records_and_go_back(demo):
     import importlib
     from types import SimpleNamespace
