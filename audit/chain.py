@@ -225,12 +225,14 @@ def heads() -> dict[int, tuple[int, str]]:
 
 
 def verify(*, expect_heads: list[str] | None = None, start: dict | None = None,
-           batch: int = 2000) -> Verification:
+           until: dict | None = None, batch: int = 2000) -> Verification:
     """Walk every chain from its genesis and report the first broken link.
 
     ``start`` (``{chain: (seq, hash)}``, a checkpoint's heads) walks only the links
     after those positions, each of which must still hold its hash; the check for
-    records outside every chain is left to the full walk."""
+    records outside every chain is left to the full walk. ``until`` (heads read before
+    the walk) walks only those chains and only up to those positions, so what is signed
+    afterwards is exactly what was verified."""
     models = _record_models()
     total = 0
     chains = list(
@@ -239,6 +241,8 @@ def verify(*, expect_heads: list[str] | None = None, start: dict | None = None,
     wanted = _parse_expected(expect_heads or [])
     wanted_hashes = {head for _chain, head in wanted}
     found: set[tuple[int, str]] = set()
+    if until is not None:
+        chains = [c for c in chains if c in until]
     gone = sorted(set(start or {}) - set(chains))
     if gone:
         return Verification(ok=False, links=0, chains=len(chains),
@@ -247,6 +251,8 @@ def verify(*, expect_heads: list[str] | None = None, start: dict | None = None,
     for chain in chains:
         prev, expected_seq = GENESIS, 1
         links = ChainLink.objects.filter(chain=chain).order_by("seq")
+        if until is not None:
+            links = links.filter(seq__lte=until[chain][0])
         last_seq = 0
         if start and chain in start:
             last_seq, prev = start[chain]

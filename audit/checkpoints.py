@@ -118,11 +118,17 @@ def _line_hash(line: str) -> str:
 def load() -> tuple[list[Checkpoint], str]:
     """Every checkpoint in the file, and the first problem with its form (or "")."""
     try:
-        text = path().read_text(encoding="ascii")
+        with open(path(), encoding="ascii") as fh:
+            fcntl.flock(fh, fcntl.LOCK_SH)  # not while a checkpoint is being written
+            text = fh.read()
     except FileNotFoundError:
         return [], ""
     except (OSError, UnicodeDecodeError) as exc:
         return [], f"the checkpoint file cannot be read ({type(exc).__name__})"
+    return _parse(text)
+
+
+def _parse(text: str) -> tuple[list[Checkpoint], str]:
     found: list[Checkpoint] = []
     for number, line in enumerate(text.splitlines(), start=1):
         try:
@@ -169,17 +175,27 @@ def check(checkpoints: list[Checkpoint]) -> str:
                         "history before the checkpoint was rewritten")
         prev = cp.line_hash
     by_number = {cp.n: cp for cp in checkpoints}
-    recorded = (AccessEvent.objects.filter(action=Action.AUDIT_CHECKPOINT,
-                                           object_type=OBJECT_TYPE)
-                .order_by("pk").values_list("object_id", "purpose"))
-    for n, line_hash in recorded:
+    recorded = dict(AccessEvent.objects.filter(action=Action.AUDIT_CHECKPOINT,
+                                               object_type=OBJECT_TYPE)
+                    .values_list("object_id", "purpose"))
+    for n, line_hash in sorted(recorded.items(), key=lambda item: int(item[0])):
         cp = by_number.get(int(n))
         if cp is None:
             return (f"checkpoint {n}, recorded in the log, is not in the checkpoint file: "
                     "the file was cut or replaced")
         if cp.line_hash != line_hash:
             return f"checkpoint {n} in the file is not the one recorded in the log"
+    for cp in checkpoints:  # each is recorded before the file is let go (see write)
+        if str(cp.n) not in recorded:
+            return (f"checkpoint {cp.n} ({cp.at}) is in the checkpoint file but not in the "
+                    "log: the log's newest events were cut")
     return ""
+
+
+def verify_file() -> tuple[int, str]:
+    """How many checkpoints the file holds, and the first problem with them (or "")."""
+    found, problem = load()
+    return len(found), problem or check(found)
 
 
 def write() -> Checkpoint:
@@ -194,17 +210,21 @@ def write() -> Checkpoint:
             f"the checkpoint folder cannot be written ({type(exc).__name__})") from None
     with os.fdopen(fd, "r+", encoding="ascii") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)  # one writer at a time; released on close
-        existing, problem = load()
+        fh.seek(0)
+        try:
+            existing, problem = _parse(fh.read())
+        except UnicodeDecodeError:
+            existing, problem = [], "the checkpoint file cannot be read (UnicodeDecodeError)"
         if problem:
             raise CheckpointError(problem)
         last = existing[-1] if existing else None
-        result = chain.verify(start=last.heads if last else None)
+        heads = chain.heads()  # read first: what is signed is what was verified
+        result = chain.verify(start=last.heads if last else None, until=heads)
         if not result.ok:
             with transaction.atomic():
                 record(action=Action.AUDIT_BROKEN, outcome=Outcome.FAILED,
                        purpose=f"no checkpoint signed: {result.problem}"[:500])
             raise CheckpointError(f"the chain is broken, nothing was signed: {result.problem}")
-        heads = chain.heads()
         signing = _signing_key()
         cp = Checkpoint(
             n=(last.n if last else 0) + 1,
@@ -217,8 +237,10 @@ def write() -> Checkpoint:
         fh.write(line + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-    cp = Checkpoint(**{**cp.__dict__, "sig": body["sig"], "line_hash": _line_hash(line)})
-    with transaction.atomic():
-        record(action=Action.AUDIT_CHECKPOINT, object_type=OBJECT_TYPE, object_id=cp.n,
-               purpose=cp.line_hash)
+        cp = Checkpoint(**{**cp.__dict__, "sig": body["sig"], "line_hash": _line_hash(line)})
+        # Recorded (and committed) before the lock is let go: a reader, who takes the lock
+        # shared, never sees a line whose event is not yet in the log.
+        with transaction.atomic():
+            record(action=Action.AUDIT_CHECKPOINT, object_type=OBJECT_TYPE, object_id=cp.n,
+                   purpose=cp.line_hash)
     return cp

@@ -23,7 +23,7 @@ runs as the owner, like ``migrate``.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
 from audit.triggers import AUDIT
 
@@ -78,14 +78,29 @@ def problems(using_connection=None) -> list[str]:
         if superuser:
             found.append(f"{user} is a superuser (it may bypass every trigger)")
         try:
-            cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
-            if cursor.fetchone()[0] and not superuser:
-                found.append(f"{user} may set session_replication_role (skips the triggers)")
+            with transaction.atomic(using=conn.alias):
+                cursor.execute(
+                    "SELECT has_parameter_privilege('session_replication_role', 'SET')")
+                if cursor.fetchone()[0] and not superuser:
+                    found.append(f"{user} may set session_replication_role (skips the triggers)")
         except DatabaseError:  # before PostgreSQL 15 only superusers may set it
             pass
+        cursor.execute("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user")
+        if cursor.fetchone()[0] and not superuser:
+            # Up to PostgreSQL 15 it may grant itself any role but superuser, the owner's too.
+            found.append(f"{user} may create roles (and grant itself the owner's)")
+        cursor.execute(
+            "SELECT string_agg(rolname, ', ' ORDER BY rolname) FROM pg_roles "
+            "WHERE rolname IN ('pg_execute_server_program', 'pg_write_server_files', "
+            "'pg_read_server_files') AND pg_has_role(current_user, oid, 'MEMBER')")
+        server_roles = cursor.fetchone()[0]
+        if server_roles and not superuser:
+            found.append(f"{user} is a member of {server_roles} (reaches the server's files)")
         for table in audit_tables():
+            # MEMBER, not USAGE: a member that does not inherit the owner's privileges
+            # may still SET ROLE to it.
             cursor.execute(
-                "SELECT tableowner, pg_has_role(current_user, tableowner, 'USAGE') "
+                "SELECT tableowner, pg_has_role(current_user, tableowner, 'MEMBER') "
                 "FROM pg_tables WHERE schemaname = current_schema() AND tablename = %s",
                 [table],
             )
@@ -103,6 +118,11 @@ def problems(using_connection=None) -> list[str]:
     return found
 
 
+_COLUMN_PRIVILEGES = {"UPDATE", "REFERENCES"}  # may be granted on single columns
+
+
 def _has(cursor, table: str, privilege: str) -> bool:
-    cursor.execute("SELECT has_table_privilege(current_user, %s, %s)", [table, privilege])
+    check = ("has_any_column_privilege" if privilege in _COLUMN_PRIVILEGES
+             else "has_table_privilege")
+    cursor.execute(f"SELECT {check}(current_user, %s, %s)", [table, privilege])
     return cursor.fetchone()[0]

@@ -13,13 +13,15 @@ def verify_chains() -> bool:
     try:
         result = chain.verify()
         absent = triggers.missing(connection)
+        _count, problem = checkpoints.verify_file() if result.ok else (0, "")
     except Exception as exc:
         with transaction.atomic():
             record(action=Action.AUDIT_BROKEN, outcome=Outcome.FAILED,
                    purpose=f"verification could not run: {type(exc).__name__}")
         raise
     problems = ([result.problem] if not result.ok else []) + (
-        [f"append-only trigger(s) missing or altered: {', '.join(absent)}"] if absent else [])
+        [f"append-only trigger(s) missing or altered: {', '.join(absent)}"] if absent else []
+    ) + ([f"checkpoints: {problem}"] if problem else [])
     with transaction.atomic():
         if problems:
             record(action=Action.AUDIT_BROKEN, outcome=Outcome.FAILED,

@@ -233,6 +233,77 @@ def test_audit_head_prints_the_public_key(actor, settings):
     assert checkpoints.key_id(raw) in out
 
 
+# --- what the database alone can do to the newest events ---------------------------
+
+
+def cut_chain_from(seq, *, number=0):
+    """What someone holding only the database does to drop the newest events of a chain:
+    delete their links and records (no key needed)."""
+    links = ChainLink.objects.filter(chain=number, seq__gte=seq)
+    doomed = list(links.filter(record_type="access").values_list("record_id", flat=True))
+    with triggers.lifted(connection, "audit_chainlink"):
+        links.delete()
+    with triggers.lifted(connection, "audit_accessevent"):
+        AccessEvent.objects.filter(pk__in=doomed).delete()
+
+
+
+def test_nightly_verification_detects_a_cut_below_a_checkpoint(actor):
+    """The nightly task runs the same verification as verify_audit, checkpoints included."""
+    from audit.tasks import verify_chains
+
+    make_events(3, actor)
+    checkpoints.write()
+    cut_chain_from(3)
+    code, _out, err = run_command("verify_audit")
+    assert code == 1 and "the log was cut" in err
+    assert verify_chains() is False  # the nightly task checks the checkpoints too
+    assert not AccessEvent.objects.filter(action=Action.AUDIT_VERIFIED).exists()
+    broken = AccessEvent.objects.get(action=Action.AUDIT_BROKEN)
+    assert "checkpoints: " in broken.purpose and "the log was cut" in broken.purpose
+
+
+def test_dropping_the_newest_events_without_any_key_is_detected(actor):
+    """Deleting the tail of a chain with the database alone, the last checkpoint's own
+    event included, leaves a valid chain; the file still names that checkpoint."""
+    make_events(3, actor)
+    checkpoints.write()  # signs seq 3; its audit_checkpoint event is seq 4
+    make_events(3, actor)  # seq 5..7: e.g. an insider's reads of a case
+    cut_chain_from(4)
+    assert not AccessEvent.objects.filter(action=Action.AUDIT_CHECKPOINT).exists()
+    code, _out, err = run_command("verify_audit")
+    assert code == 1
+    assert "checkpoint 1" in err and "not in the log: the log's newest events were cut" in err
+
+
+def test_a_checkpoint_never_signs_a_link_it_did_not_verify(actor, monkeypatch):
+    """The heads are read before the walk and the walk stops there: a link committed
+    meanwhile (here a forged one) is not signed unverified."""
+    make_events(2, actor)
+    real_verify = chain.verify
+    forged = {}
+
+    def verify_then_a_concurrent_insert(**kwargs):
+        result = real_verify(**kwargs)
+        last = ChainLink.objects.filter(chain=0).order_by("-seq").first()
+        event = AccessEvent.objects.create(action=Action.VIEW, object_id="999")
+        forged["link"] = ChainLink.objects.create(
+            chain=0, seq=last.seq + 1, record_type="access", record_id=event.pk,
+            prev_hash=last.hash, hash="f" * 64)
+        return result
+
+    monkeypatch.setattr(chain, "verify", verify_then_a_concurrent_insert)
+    try:
+        cp = checkpoints.write()
+    except checkpoints.CheckpointError:
+        cp = None
+    monkeypatch.setattr(chain, "verify", real_verify)
+    assert not chain.verify().ok  # the forged link is broken
+    signed = set() if cp is None else {h for _s, h in cp.heads.values()}
+    assert forged["link"].hash not in signed, "a broken link was signed into a checkpoint"
+
+
+
 # --- links made before the key ----------------------------------------------------------
 
 

@@ -111,3 +111,69 @@ def test_the_suite_itself_runs_as_the_restricted_role():
 def test_sqlite_has_no_roles_to_check():
     assert database.problems() == []
     assert audit_role_restricted() == []
+
+
+# --- roles that could become the owner ---------------------------------------------
+
+
+def _problems_as(role):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET ROLE {role}")
+    return database.problems()
+
+
+def _table_owner(table):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
+                       "AND tablename = %s", [table])
+        return cursor.fetchone()[0]
+
+
+@postgresql_only
+@pytest.mark.usefixtures("database_owner")
+def test_w001_warns_about_a_noinherit_member_of_the_owner():
+    """A member of the owner that does not inherit its privileges may still SET ROLE to
+    it and drop or disable the triggers."""
+    owner = _table_owner("audit_accessevent")
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {ROLE} NOINHERIT")
+        cursor.execute(f"GRANT {connection.ops.quote_name(owner)} TO {ROLE}")
+        database.grant(connection, role=ROLE)
+        cursor.execute("SELECT pg_has_role(%s, %s, 'MEMBER'), pg_has_role(%s, %s, 'USAGE')",
+                       [ROLE, owner, ROLE, owner])
+        assert cursor.fetchone() == (True, False)  # SET ROLE owner is open to it
+    assert any("acts as its owner" in p for p in _problems_as(ROLE))
+
+
+@postgresql_only
+@pytest.mark.usefixtures("database_owner")
+def test_w001_warns_about_a_role_with_createrole():
+    """On PostgreSQL 15 and older a CREATEROLE role may grant itself any non-superuser
+    role, the tables' owner among them; problems() does not look at rolcreaterole."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('server_version_num')::int")
+        if cursor.fetchone()[0] >= 160000:
+            pytest.skip("PostgreSQL 16 limits what CREATEROLE may grant")
+        cursor.execute("CREATE ROLE sspf_test_other_owner")
+        cursor.execute("ALTER TABLE audit_accessevent OWNER TO sspf_test_other_owner")
+        cursor.execute(f"CREATE ROLE {ROLE} CREATEROLE")
+        database.grant(connection, role=ROLE)
+    found = _problems_as(ROLE)
+    with connection.cursor() as cursor:  # what the role can do, W001 or not
+        cursor.execute(f"GRANT sspf_test_other_owner TO {ROLE}")
+        cursor.execute("ALTER TABLE audit_accessevent DISABLE TRIGGER ALL")
+    assert f"{ROLE} may create roles (and grant itself the owner's)" in found
+
+
+@postgresql_only
+@pytest.mark.usefixtures("database_owner")
+def test_w001_warns_about_a_column_level_update_grant():
+    """A privilege granted on some columns only counts like one on the whole table."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {ROLE}")
+        database.grant(connection, role=ROLE)
+        cursor.execute(f"GRANT UPDATE (purpose), REFERENCES (id) ON audit_accessevent TO {ROLE}")
+        cursor.execute("SELECT has_any_column_privilege(%s, 'audit_accessevent', 'UPDATE')",
+                       [ROLE])
+        assert cursor.fetchone()[0] is True
+    assert f"{ROLE} may UPDATE, REFERENCES on audit_accessevent" in _problems_as(ROLE)
