@@ -22,3 +22,9 @@ def record_many(events):
     from audit.events import record_many as _record_many
 
     return _record_many(events)
+
+
+def record_shown(objs, **kwargs):
+    from audit.events import record_shown as _record_shown
+
+    return _record_shown(objs, **kwargs)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from audit import chain, context
-from audit.models import PURPOSE_MAX_LENGTH, AccessEvent, ChainLink, Outcome
+from audit.models import PURPOSE_MAX_LENGTH, AccessEvent, Action, ChainLink, Outcome
 
 
 def _actor_fields(actor) -> dict:
@@ -164,3 +164,16 @@ def record_about(obj, *, action: str, actor, case_id=None, youth_id=None, **extr
         youth_id=youth_id,
         **extra,
     )
+
+
+def record_shown(objs, *, actor, case_id=None, youth_id=None, action: str = Action.VIEW,
+                 purpose: str = "") -> list[AccessEvent]:
+    """One event per object shown, for the rows of a page or a list: "these objects of
+    this case were shown to this user". An object is a model instance (its label and
+    id name it) or a ``(label, id)`` pair for what was shown without being loaded."""
+    named = [obj if isinstance(obj, tuple) else (obj._meta.label, obj.pk) for obj in objs]
+    return record_many([
+        {"actor": actor, "action": action, "object_type": label, "object_id": pk,
+         "case_id": case_id, "youth_id": youth_id, "purpose": purpose}
+        for label, pk in named
+    ])

@@ -190,21 +190,32 @@ class CaseDetailView(TokenAPIView):
         return Response(CaseOut(detail.case).data)
 
 
-class MembersView(TokenAPIView):
+class CaseSubresourceView(TokenAPIView):
+    """The base of the views under ``/api/v1/cases/{id}/``: a write first asks the
+    policy for the action on the case (a recorded 404 or 403 before the body is even
+    read), then validates the body, calls the service and answers 201 with the result."""
+
+    def created(self, request, case_id, *, action: policy.CaseAction, body, write, out,
+                **out_kwargs) -> Response:
+        policy.require_case(request.user, case_id, action)
+        data = body(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = write(dict(data.validated_data))
+        return Response(out(result, **out_kwargs).data, status=status.HTTP_201_CREATED)
+
+
+class MembersView(CaseSubresourceView):
     class MemberIn(serializers.Serializer):
         username = serializers.CharField(max_length=150)
         version = serializers.IntegerField(required=False)
 
     @extend_schema(request=MemberIn, responses={201: MemberOut})
     def post(self, request, case_id):
-        policy.require_case(request.user, case_id, policy.CaseAction.EXTEND)
-        data = self.MemberIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        membership = services.member_add(
-            user=request.user, case_id=case_id, username=data.validated_data["username"],
-            expected_version=data.validated_data.get("version"),
-        )
-        return Response(MemberOut(membership).data, status=status.HTTP_201_CREATED)
+        return self.created(
+            request, case_id, action=policy.CaseAction.EXTEND, body=self.MemberIn,
+            out=MemberOut, write=lambda values: services.member_add(
+                user=request.user, case_id=case_id, username=values["username"],
+                expected_version=values.get("version")))
 
 
 class MemberDetailView(TokenAPIView):
@@ -215,7 +226,7 @@ class MemberDetailView(TokenAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class GuardiansView(TokenAPIView):
+class GuardiansView(CaseSubresourceView):
     class GuardianIn(serializers.Serializer):
         personnummer = serializers.CharField(max_length=20)
         first_name = serializers.CharField(max_length=100)
@@ -233,17 +244,14 @@ class GuardiansView(TokenAPIView):
 
     @extend_schema(request=GuardianIn, responses={201: GuardianOut})
     def post(self, request, case_id):
-        policy.require_case(request.user, case_id, policy.CaseAction.EXTEND)
-        data = self.GuardianIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        version = values.pop("version", None)
-        guardian = services.guardian_add(user=request.user, case_id=case_id,
-                                         expected_version=version, **values)
-        return Response(GuardianOut(guardian).data, status=status.HTTP_201_CREATED)
+        return self.created(
+            request, case_id, action=policy.CaseAction.EXTEND, body=self.GuardianIn,
+            out=GuardianOut, write=lambda values: services.guardian_add(
+                user=request.user, case_id=case_id,
+                expected_version=values.pop("version", None), **values))
 
 
-class EntriesView(TokenAPIView):
+class EntriesView(CaseSubresourceView):
     class EntryIn(serializers.Serializer):
         category = serializers.ChoiceField(choices=Entry.Category.values)
         text = serializers.CharField(max_length=ENTRY_TEXT_MAX_LENGTH)
@@ -262,10 +270,9 @@ class EntriesView(TokenAPIView):
 
     @extend_schema(request=EntryIn, responses={201: EntryOut})
     def post(self, request, case_id):
-        policy.require_case(request.user, case_id, policy.CaseAction.ADD_ENTRY)
-        data = self.EntryIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        entry = services.entry_add(user=request.user, case_id=case_id, **data.validated_data)
-        return Response(EntryOut(entry).data, status=status.HTTP_201_CREATED)
+        return self.created(
+            request, case_id, action=policy.CaseAction.ADD_ENTRY, body=self.EntryIn,
+            out=EntryOut, write=lambda values: services.entry_add(
+                user=request.user, case_id=case_id, **values))
 
 

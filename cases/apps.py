@@ -34,6 +34,7 @@ class CasesConfig(AppConfig):
         register_organisation_move_hook(OrganisationMoveHook(
             refusal=services.organisation_in_cases))
 
+        # Every case item type is in the change history without being named here.
         for model in (models.Youth, models.Guardian, models.Case, models.CaseMember,
-                      models.Entry):
+                      *models.case_item_models()):
             register_personal_model(model, exclude_fields=blind_index_fields(model))

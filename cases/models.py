@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -187,25 +188,37 @@ class CaseMember(models.Model):
         return f"Teammedlem #{self.pk}"
 
 
-class Entry(EncryptedModel):
-    class Category(models.TextChoices):
-        BASIC = "basic", _("Grunduppgifter")
-        SCHOOL = "school", _("Skola")
-        SOCIAL = "social", _("Socialtjänst")
-        POLICE = "police", _("Polis")
-        LEISURE = "leisure", _("Fritid")
-        HEALTH = "health", _("Hälsa")
+class Category(models.TextChoices):
+    """The information categories consent is given for, one per item."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="entries")
+    BASIC = "basic", _("Grunduppgifter")
+    SCHOOL = "school", _("Skola")
+    SOCIAL = "social", _("Socialtjänst")
+    POLICE = "police", _("Polis")
+    LEISURE = "leisure", _("Fritid")
+    HEALTH = "health", _("Hälsa")
+
+
+class CaseItem(EncryptedModel):
+    """The shape of everything an organisation contributes to a case: entries, signals
+    taken up, assessments, meeting minutes, commitments, follow-ups. One gate decides who
+    sees an item, ``policy.visible_items(user, case, Model)``, over these field names:
+    the author's organisation (``source_org``), the information ``category``, and a
+    statutory basis with the one organisation it lets the item reach. A new item type
+    inherits this and writes no visibility rule of its own (docs/adding-a-case-item.md).
+    """
+
+    Category = Category
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                related_name="+")
     source_org = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     category = models.CharField(_("kategori"), max_length=10, choices=Category.choices)
-    text = EncryptedTextField(_("text"), max_length=ENTRY_TEXT_MAX_LENGTH)
-    # Free text typed by staff, so encrypted like the entry itself; null when there is
+    # Free text typed by staff, so encrypted like the item itself; null when there is
     # none (an encrypted column can only be asked whether it is null).
     statutory_basis = EncryptedCharField(_("lagstöd"), max_length=200, null=True, blank=True)
-    # The one organisation the statutory basis lets the entry reach (a report of concern
+    # The one organisation the statutory basis lets the item reach (a report of concern
     # under SoL 14:1 goes to social services, not to the whole team).
     statutory_recipient = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="+", null=True, blank=True,
@@ -213,18 +226,35 @@ class Entry(EncryptedModel):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        abstract = True
+
+    @classmethod
+    def recipient_needs_basis(cls, name: str) -> models.CheckConstraint:
+        """A recipient only with a basis; the constraint each item type declares."""
+        return models.CheckConstraint(
+            condition=models.Q(statutory_recipient__isnull=True)
+            | models.Q(statutory_basis__isnull=False),
+            name=name,
+        )
+
+
+def case_item_models() -> list[type[CaseItem]]:
+    """Every concrete item type (for what asks all of them, such as whether an
+    organisation has work on the municipality's cases)."""
+    return [m for m in apps.get_models() if issubclass(m, CaseItem)]
+
+
+class Entry(CaseItem):
+    text = EncryptedTextField(_("text"), max_length=ENTRY_TEXT_MAX_LENGTH)
+
+    class Meta:
         verbose_name = _("anteckning")
         verbose_name_plural = _("anteckningar")
         ordering = ["-created_at", "-id"]
         constraints = [
-            # A recipient only with a basis. The service also requires a recipient for a
-            # basis; entries written before recipients existed keep their basis and
-            # reach no other organisation by it.
-            models.CheckConstraint(
-                condition=models.Q(statutory_recipient__isnull=True)
-                | models.Q(statutory_basis__isnull=False),
-                name="entry_statutory_recipient_needs_basis",
-            ),
+            # The service also requires a recipient for a basis; entries written before
+            # recipients existed keep their basis and reach no other organisation by it.
+            CaseItem.recipient_needs_basis("entry_statutory_recipient_needs_basis"),
         ]
 
     def __str__(self) -> str:

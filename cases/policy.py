@@ -39,7 +39,7 @@ from django.http import Http404
 import audit
 from audit.events import add_flag
 from audit.models import Action, Outcome
-from cases.models import Case, CaseMember, CaseUserObjectPermission, Entry, Guardian
+from cases.models import Case, CaseItem, CaseMember, CaseUserObjectPermission, Entry, Guardian
 from sspf.roles import CASE_WORK_ROLES, Role
 
 MAX_ID = 2**63 - 1
@@ -102,32 +102,47 @@ def visible_cases(user) -> QuerySet[Case]:
     )
 
 
+def _open(user, case) -> bool:
+    return case.status == Case.Status.OPEN
+
+
+def _manages(user, case) -> bool:
+    """A coordinator whose role carries ``manage_case`` and who holds it on this case
+    (the case's coordinators: the lead and any added coordinator)."""
+    return (
+        user.role == Role.COORDINATOR
+        and role_grants(user, "cases.manage_case")
+        and _object_permission(user, "manage_case").filter(content_object_id=case.pk).exists()
+    )
+
+
+def _records_consent(user, case) -> bool:
+    """The coordinators, and social workers where the municipality lets them."""
+    if user.role == Role.SOCIAL_WORKER:
+        return case.municipality.social_worker_records_consent
+    return _manages(user, case)
+
+
+def _adds_entries(user, case) -> bool:
+    return role_grants(user, "cases.add_entry")
+
+
+# Who may do what to a case they see (every action needs the case visible first): each
+# action is the conjunction of its conditions. New actions get a row here, nothing else.
+ACTIONS: dict[CaseAction, tuple[Callable[[object, Case], bool], ...]] = {
+    CaseAction.VIEW: (),
+    CaseAction.ADD_ENTRY: (_open, _adds_entries),
+    CaseAction.MANAGE: (_manages,),
+    CaseAction.EXTEND: (_open, _manages),
+    CaseAction.RECORD_CONSENT: (_records_consent,),
+    CaseAction.NEW_CONSENT: (_open, _records_consent),
+}
+
+
 def may(user, case: Case, action: CaseAction) -> bool:
     if not visible_cases(user).filter(pk=case.pk).exists():
         return False
-    if action is CaseAction.VIEW:
-        return True
-    if action is CaseAction.ADD_ENTRY:
-        return case.status == Case.Status.OPEN and role_grants(user, "cases.add_entry")
-    if action is CaseAction.EXTEND:
-        if case.status != Case.Status.OPEN:
-            return False
-        action = CaseAction.MANAGE
-    if action is CaseAction.NEW_CONSENT:
-        if case.status != Case.Status.OPEN:
-            return False
-        action = CaseAction.RECORD_CONSENT
-    if action is CaseAction.RECORD_CONSENT:
-        if user.role == Role.SOCIAL_WORKER:
-            return case.municipality.social_worker_records_consent
-        action = CaseAction.MANAGE
-    if action is CaseAction.MANAGE:
-        return (
-            user.role == Role.COORDINATOR
-            and role_grants(user, "cases.manage_case")
-            and _object_permission(user, "manage_case").filter(content_object_id=case.pk).exists()
-        )
-    return False
+    return all(condition(user, case) for condition in ACTIONS[action])
 
 
 def may_create_case(user) -> bool:
@@ -172,6 +187,38 @@ def require_case(user, case_id, action: CaseAction = CaseAction.VIEW) -> Case:
     return case
 
 
+def require_case_object(user, model, object_id, action: CaseAction = CaseAction.VIEW):
+    """An object that belongs to a case (its ``case`` foreign key), if the user may do
+    ``action`` to that case; else a recorded 404 or 403. A missing object and one on a
+    case the user does not see answer alike."""
+    obj = None
+    if str(object_id).isdigit() and 0 < int(object_id) <= MAX_ID:
+        obj = model.objects.filter(pk=int(object_id)).select_related("case").first()
+    if obj is None:
+        raise deny(user, status=404, object_type=model._meta.label,
+                   object_id=str(object_id)[:64])
+    require_case(user, obj.case_id, action)
+    return obj
+
+
+def coordinates(user) -> bool:
+    """An SSPF coordinator acting for an organisation (the coordinators' start page,
+    triage of signals)."""
+    return works_on_cases(user) and user.role == Role.COORDINATOR
+
+
+def may_join_team(account) -> bool:
+    """Whether an account may be added to a case team: an active case-work account
+    (its municipality is the case's, checked where the account is looked up)."""
+    return bool(account.is_active and account.role in CASE_WORK_ROLES)
+
+
+def joins_as_lead(account) -> bool:
+    """A coordinator added to a team is one of the case's coordinators (lead, with the
+    right to manage it); everyone else is a member."""
+    return account.role == Role.COORDINATOR
+
+
 def require_create_case(user) -> None:
     if not may_create_case(user):
         raise deny(user, status=403, object_type="cases.Case", object_id=None,
@@ -182,25 +229,31 @@ _crossing_rules: list[Callable[[object, Case], Q]] = []
 
 
 def register_crossing_rule(rule: Callable[[object, Case], Q]) -> None:
-    """Let another part (consent) add a condition under which an entry from another
-    organisation crosses to the user: ``rule(user, case)`` returns a Q over Entry.
+    """Let another part (consent) add a condition under which an item from another
+    organisation crosses to the user: ``rule(user, case)`` returns a Q over the fields
+    of ``CaseItem`` (``source_org_id``, ``category``), valid for every item type.
     The rule is consulted on every request; it must return a Q that matches nothing
     when it allows nothing."""
     if rule not in _crossing_rules:
         _crossing_rules.append(rule)
 
 
-def visible_entries(user, case: Case) -> QuerySet[Entry]:
-    """The entries of a case (already checked visible) that cross to the user's
-    organisation: its own, those whose statutory basis names it as the recipient, and
-    those a registered crossing rule (the effective consent) lets through."""
+def visible_items(user, case: Case, model: type[CaseItem]) -> QuerySet:
+    """The items of one type (any ``CaseItem``) of a case, already checked visible,
+    that cross to the user's organisation: its own, those whose statutory basis names it
+    as the recipient, and those a registered crossing rule (the effective consent) lets
+    through. One query shape for every item type, over the fields CaseItem defines."""
     if not works_on_cases(user):
-        return Entry.objects.none()
-    # A recipient is only ever set together with a basis (a constraint on Entry).
+        return model.objects.none()
+    # A recipient is only ever set together with a basis (each item type's constraint).
     crosses = Q(source_org_id=user.organisation_id) | Q(statutory_recipient_id=user.organisation_id)
     for rule in _crossing_rules:
         crosses |= rule(user, case)
-    return Entry.objects.filter(case=case).filter(crosses)
+    return model.objects.filter(case=case).filter(crosses)
+
+
+def visible_entries(user, case: Case) -> QuerySet[Entry]:
+    return visible_items(user, case, Entry)
 
 
 PROTECTED_FLAG = "protected_identity"

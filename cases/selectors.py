@@ -235,44 +235,8 @@ def _refuse_save(*args, **kwargs):
 
 
 def _record_case_detail(user, case, guardians, entries):
-    common = {"case_id": case.pk, "youth_id": case.youth_id}
-    events = [
-        {
-            "actor": user,
-            "action": Action.VIEW,
-            "object_type": "cases.Case",
-            "object_id": case.pk,
-            **common,
-        },
-        {
-            "actor": user,
-            "action": Action.VIEW,
-            "object_type": "cases.Youth",
-            "object_id": case.youth_id,
-            **common,
-        },
-    ]
-    events += [
-        {
-            "actor": user,
-            "action": Action.VIEW,
-            "object_type": "cases.Guardian",
-            "object_id": g.pk,
-            **common,
-        }
-        for g in guardians
-    ]
-    events += [
-        {
-            "actor": user,
-            "action": Action.VIEW,
-            "object_type": "cases.Entry",
-            "object_id": e.pk,
-            **common,
-        }
-        for e in entries
-    ]
-    audit.record_many(events)
+    audit.record_shown([case, case.youth, *guardians, *entries], actor=user, case_id=case.pk,
+                       youth_id=case.youth_id)
 
 
 def guardian_list(*, user, case_id) -> list[Guardian]:
@@ -284,19 +248,7 @@ def guardian_list(*, user, case_id) -> list[Guardian]:
         if not policy.may_see_contact_details(user, case, guardians):
             for guardian in guardians:
                 withhold_contact(guardian)
-        audit.record_many(
-            [
-                {
-                    "actor": user,
-                    "action": Action.VIEW,
-                    "object_type": "cases.Guardian",
-                    "object_id": g.pk,
-                    "case_id": case.pk,
-                    "youth_id": case.youth_id,
-                }
-                for g in guardians
-            ]
-        )
+        audit.record_shown(guardians, actor=user, case_id=case.pk, youth_id=case.youth_id)
     return guardians
 
 
@@ -307,19 +259,7 @@ def entry_page(*, user, case_id, page: int | str = 1, per_page: int = PAGE_SIZE)
     with transaction.atomic():
         result = _visible_entry_page(user, case, page, per_page)
         entries = result.object_list
-        audit.record_many(
-            [
-                {
-                    "actor": user,
-                    "action": Action.VIEW,
-                    "object_type": "cases.Entry",
-                    "object_id": e.pk,
-                    "case_id": case.pk,
-                    "youth_id": case.youth_id,
-                }
-                for e in entries
-            ]
-        )
+        audit.record_shown(entries, actor=user, case_id=case.pk, youth_id=case.youth_id)
     return result
 
 

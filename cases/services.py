@@ -20,12 +20,20 @@ import audit
 from audit.changes import actor as change_actor
 from audit.models import Action, Outcome
 from cases import policy
-from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, CaseMember, Entry, Guardian, Youth
+from cases.models import (
+    ENTRY_TEXT_MAX_LENGTH,
+    Case,
+    CaseMember,
+    Category,
+    Entry,
+    Guardian,
+    Youth,
+    case_item_models,
+)
 from cases.selectors import PNR_INDEX
 from sspf import notifications
 from sspf.crypto import blind_index
 from sspf.personnummer import IdentityNumber, InvalidIdentityNumber, parse
-from sspf.roles import CASE_WORK_ROLES, Role
 
 
 class StaleVersion(Exception):
@@ -211,7 +219,7 @@ def _answer_duplicate(user, existing: Case | None):
 
 
 def _add_member(case: Case, member, *, added_by) -> CaseMember:
-    lead = member.role == Role.COORDINATOR
+    lead = policy.joins_as_lead(member)
     membership = CaseMember.objects.create(
         case=case, user=member, added_by=added_by,
         role_in_case=CaseMember.CaseRole.LEAD if lead else CaseMember.CaseRole.MEMBER,
@@ -234,7 +242,7 @@ def _team_candidate(case: Case, username: str):
     if candidate is None:
         raise ValidationError({"username": [
             _("Det finns ingen användare med det användarnamnet i kommunen.")]})
-    if candidate.role not in CASE_WORK_ROLES:
+    if not policy.may_join_team(candidate):
         raise ValidationError({"username": [
             _("Användarens roll kan inte ingå i ett ärendeteam.")]})
     return candidate
@@ -318,14 +326,13 @@ def guardian_add(*, user, case_id, personnummer: str, first_name: str, last_name
     return guardian
 
 
-def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str = "",
-              statutory_recipient: int | None = None) -> Entry:
-    """A statutory basis lets the entry reach one other organisation of the team, the
-    recipient the basis names; without one the entry stays with its own organisation
-    unless the consent allows more."""
-    case = policy.require_case(user, case_id, policy.CaseAction.ADD_ENTRY)
-    errors: dict = {}
-    text = (text or "").strip()
+def item_fields(user, case: Case, *, category: str, statutory_basis: str = "",
+                statutory_recipient: int | None = None, errors: dict) -> dict:
+    """The fields every case item has (``CaseItem``), checked for the author ``user``:
+    the author's organisation is the source; a statutory basis lets the item reach one
+    other organisation of the team, the recipient the basis names; without one the item
+    stays with its own organisation unless the consent allows more. Problems go into
+    ``errors`` by field name; the values for ``Model.objects.create`` are returned."""
     statutory_basis = (statutory_basis or "").strip()
     recipient = None if statutory_recipient in (None, "") else statutory_recipient
     if statutory_basis and recipient is None:
@@ -342,22 +349,30 @@ def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str =
         if recipient == user.organisation_id or recipient not in case.team_organisation_ids():
             errors["statutory_recipient"] = [
                 _("Mottagaren måste vara en annan organisation i ärendets team.")]
-    if category not in Entry.Category.values:
+    if category not in Category.values:
         errors["category"] = [_("Okänd kategori. Välj en av: %(choices)s.")
-                              % {"choices": ", ".join(Entry.Category.values)}]
+                              % {"choices": ", ".join(Category.values)}]
+    if len(statutory_basis) > 200:
+        errors["statutory_basis"] = [_("Lagstödet får vara högst 200 tecken.")]
+    return {"author": user, "source_org": user.organisation, "category": category,
+            "statutory_basis": statutory_basis or None, "statutory_recipient_id": recipient}
+
+
+def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str = "",
+              statutory_recipient: int | None = None) -> Entry:
+    case = policy.require_case(user, case_id, policy.CaseAction.ADD_ENTRY)
+    errors: dict = {}
+    fields = item_fields(user, case, category=category, statutory_basis=statutory_basis,
+                         statutory_recipient=statutory_recipient, errors=errors)
+    text = (text or "").strip()
     if not text:
         errors["text"] = [_("Texten måste fyllas i.")]
     elif len(text) > ENTRY_TEXT_MAX_LENGTH:
         errors["text"] = [_("Texten får vara högst %(max)d tecken (nu %(n)d).")
                           % {"max": ENTRY_TEXT_MAX_LENGTH, "n": len(text)}]
-    if len(statutory_basis) > 200:
-        errors["statutory_basis"] = [_("Lagstödet får vara högst 200 tecken.")]
     _errors(errors)
     with _locked_case(user, case, policy.CaseAction.ADD_ENTRY) as case:
-        entry = Entry.objects.create(case=case, author=user, source_org=user.organisation,
-                                     category=category, text=text,
-                                     statutory_basis=statutory_basis or None,
-                                     statutory_recipient_id=recipient)
+        entry = Entry.objects.create(case=case, text=text, **fields)
         _record(user, Action.CREATE, entry, case)
     return entry
 
@@ -410,8 +425,9 @@ def end_team_access(account, actor) -> None:
 def organisation_in_cases(organisation) -> str | None:
     """An organisation whose entries are on a case's record stays in that case's
     municipality (its entries, and who may read them, are decided there)."""
-    if Entry.objects.filter(Q(source_org=organisation) | Q(statutory_recipient=organisation)
-                            ).exists():
+    if any(model.objects.filter(Q(source_org=organisation)
+                                | Q(statutory_recipient=organisation)).exists()
+           for model in case_item_models()):
         return _("Organisationen har anteckningar i kommunens ärenden och kan därför inte byta "
                  "kommun.")
     return None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from cases import policy
+from cases.api import CaseSubresourceView
 from consent import selectors, services
 from consent.models import ConsentGrant
 from consent.rules import CATEGORIES
@@ -48,7 +49,7 @@ def _overview_grants(user, case_id):
     return overview, {"active_ids": overview.active_ids()}
 
 
-class ConsentsView(TokenAPIView):
+class ConsentsView(CaseSubresourceView):
     class GrantIn(serializers.Serializer):
         giver = GiverField()
         organisations = serializers.ListField(child=serializers.IntegerField(**ID_FIELD),
@@ -67,16 +68,18 @@ class ConsentsView(TokenAPIView):
 
     @extend_schema(request=GrantIn, responses={201: GrantOut})
     def post(self, request, case_id):
-        policy.require_case(request.user, case_id, policy.CaseAction.NEW_CONSENT)
-        data = self.GrantIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        giver = values.pop("giver")
-        grant = services.grant_record(user=request.user, case_id=case_id,
-                                      giver_type=giver["type"], guardian_id=giver.get("id"),
-                                      **values)
-        _overview, context = _overview_grants(request.user, case_id)
-        return Response(GrantOut(grant, context=context).data, status=status.HTTP_201_CREATED)
+        def write(values):
+            giver = values.pop("giver")
+            return services.grant_record(user=request.user, case_id=case_id,
+                                         giver_type=giver["type"], guardian_id=giver.get("id"),
+                                         **values)
+
+        def out(grant):
+            _overview, context = _overview_grants(request.user, case_id)
+            return GrantOut(grant, context=context)
+
+        return self.created(request, case_id, action=policy.CaseAction.NEW_CONSENT,
+                            body=self.GrantIn, write=write, out=out)
 
 
 class WithdrawView(TokenAPIView):

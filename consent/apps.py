@@ -18,7 +18,7 @@ class ConsentConfig(AppConfig):
         register_personal_model(ConsentGrant)
         register_personal_model(ConsentDocument)
         # The policy asks consent through this rule; cases never imports consent.
-        policy.register_crossing_rule(enforcement.entries_crossing_by_consent)
+        policy.register_crossing_rule(enforcement.items_crossing_by_consent)
         policy.register_disclosure_rule(enforcement.consent_covers)
         selectors.register_case_flags(enforcement.consent_flags)
         selectors.register_start_section(consent_selectors.expiring_for_start_page)

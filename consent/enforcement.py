@@ -98,7 +98,9 @@ def case_consent(case: Case, *, now: datetime | None = None) -> CaseConsent:
     return case_consents([case], now=now)[case.pk]
 
 
-def entries_crossing_by_consent(user, case: Case) -> Q:
+def items_crossing_by_consent(user, case: Case) -> Q:
+    """Case items (any ``CaseItem`` type) from an organisation and of a category that the
+    effective consent lets reach the user's organisation."""
     scope = case_consent(case).effective
     if scope is None or user.organisation_id not in scope.organisations:
         return Q(pk__in=[])

@@ -22,7 +22,6 @@ from cases.models import Case, CaseMember, Entry, Guardian
 from cases.selectors import StartSection
 from consent import enforcement, rules, services
 from consent.models import ConsentDocument, ConsentGrant
-from sspf.roles import Role
 
 
 @dataclass(frozen=True, repr=False)
@@ -207,40 +206,12 @@ def consent_overview(*, user, case_id, record_guardians: bool = True) -> Consent
             team_organisations=case.team_organisation_ids(),
         )
         _describe(overview)
-        audit.record_many(
-            [
-                {
-                    "actor": user,
-                    "action": Action.VIEW,
-                    "object_type": "consent.ConsentGrant",
-                    "object_id": g.pk,
-                    "case_id": case.pk,
-                    "youth_id": case.youth_id,
-                }
-                for g in grants
-            ]
-            + [
-                {
-                    "actor": user,
-                    "action": Action.VIEW,
-                    "object_type": "cases.Guardian",
-                    "object_id": g_id,
-                    "case_id": case.pk,
-                    "youth_id": case.youth_id,
-                }
-                for g_id in (overview.guardians if record_guardians else ())
-            ]
-            + [
-                {
-                    "actor": user,
-                    "action": Action.VIEW,
-                    "object_type": "consent.Status",
-                    "object_id": case.pk,
-                    "case_id": case.pk,
-                    "youth_id": case.youth_id,
-                }
-            ]
-        )
+        audit.record_shown(
+            [*grants,
+             *(("cases.Guardian", g_id) for g_id in (
+                 overview.guardians if record_guardians else ())),
+             ("consent.Status", case.pk)],
+            actor=user, case_id=case.pk, youth_id=case.youth_id)
     return overview
 
 
@@ -289,7 +260,7 @@ def withdrawal_page(*, user, grant_id) -> WithdrawalPage:
 def expiring_for_start_page(user, *, days: int = 30):
     """The coordinator's start page: current grants in the user's open cases that end
     within ``days``. Each grant shown is recorded as read."""
-    if user.role != Role.COORDINATOR:
+    if not policy.coordinates(user):
         return None
     today = timezone.localdate()
     horizon = today + timedelta(days=days)

@@ -240,15 +240,8 @@ def _youth_withdrawal_stands(case) -> bool:
 def require_grant(user, grant_id) -> ConsentGrant:
     """The grant, if the user may record consent on its case; else a recorded 404/403.
     A missing grant and one in a case the user does not see answer alike."""
-    grant = None
-    if str(grant_id).isdigit() and int(grant_id) <= policy.MAX_ID:
-        grant = ConsentGrant.objects.filter(pk=int(grant_id)).select_related("case").first()
-    if grant is None:
-        raise policy.deny(
-            user, status=404, object_type="consent.ConsentGrant", object_id=str(grant_id)[:64]
-        )
-    policy.require_case(user, grant.case_id, policy.CaseAction.RECORD_CONSENT)
-    return grant
+    return policy.require_case_object(user, ConsentGrant, grant_id,
+                                      policy.CaseAction.RECORD_CONSENT)
 
 
 def withdrawal_refusal(grant: ConsentGrant, *, now=None) -> str | None:

@@ -123,12 +123,14 @@ def django_db_setup(django_db_setup, django_db_blocker):
     from django.db.backends.signals import connection_created
 
     from audit import database
-    from tests.crypto_models import SecretNote
+    from tests.crypto_models import ProbeItem, SecretNote
 
     with django_db_blocker.unblock():
         with connection.schema_editor() as editor:
             editor.create_model(SecretNote)
-        ContentType.objects.get_for_model(SecretNote)  # committed, so its cached id stays valid
+            editor.create_model(ProbeItem)
+        for model in (SecretNote, ProbeItem):  # committed, so their cached ids stay valid
+            ContentType.objects.get_for_model(model)
         if _acting_as_app(connection):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [APP_ROLE])
