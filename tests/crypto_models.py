@@ -2,6 +2,8 @@
 tests/conftest.py."""
 
 
+from django.db import models
+
 from sspf.crypto import EncryptedCharField, EncryptedModel, EncryptedTextField
 
 
@@ -27,6 +29,17 @@ def _case_item():
         by the policy and consent without a rule of its own."""
 
         note = EncryptedTextField()
+        # The same fields as the base, without constraints in the database: a table the
+        # migrations do not know must not hold up the flush of the tables it refers to.
+        case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+",
+                                 db_constraint=False)
+        author = models.ForeignKey("sspf.User", on_delete=models.PROTECT, related_name="+",
+                                   db_constraint=False)
+        source_org = models.ForeignKey("sspf.Organisation", on_delete=models.PROTECT,
+                                       related_name="+", db_constraint=False)
+        statutory_recipient = models.ForeignKey(
+            "sspf.Organisation", on_delete=models.PROTECT, related_name="+", null=True,
+            blank=True, db_constraint=False)
 
         class Meta:
             app_label = "cases"
