@@ -150,6 +150,7 @@ def _signed_body(cp: Checkpoint) -> dict:
 def check(checkpoints: list[Checkpoint]) -> str:
     """The first problem with the checkpoints against the database, or ""."""
     keys = verify_keys()
+    stored = _stored_hashes(checkpoints)
     prev = ZERO
     for expected_n, cp in enumerate(checkpoints, start=1):
         label = f"checkpoint {cp.n} ({cp.at})"
@@ -165,12 +166,11 @@ def check(checkpoints: list[Checkpoint]) -> str:
         except (InvalidSignature, ValueError):
             return f"{label}: the signature does not verify"
         for number, (seq, digest) in sorted(cp.heads.items()):
-            stored = (ChainLink.objects.filter(chain=number, seq=seq)
-                      .values_list("hash", flat=True).first())
-            if stored is None:
+            found = stored.get((number, seq))
+            if found is None:
                 return (f"chain {number}, link {seq} of {label} is missing: "
                         "the log was cut")
-            if stored != digest:
+            if found != digest:
                 return (f"chain {number}, link {seq} differs from {label}: "
                         "history before the checkpoint was rewritten")
         prev = cp.line_hash
@@ -196,6 +196,22 @@ def verify_file() -> tuple[int, str]:
     """How many checkpoints the file holds, and the first problem with them (or "")."""
     found, problem = load()
     return len(found), problem or check(found)
+
+
+def _stored_hashes(checkpoints: list[Checkpoint], batch: int = 1000) -> dict:
+    """{(chain, seq): hash} of every link a checkpoint names, a batch of positions per
+    query rather than one query per head."""
+    wanted: dict[int, set[int]] = {}
+    for cp in checkpoints:
+        for number, (seq, _digest) in cp.heads.items():
+            wanted.setdefault(number, set()).add(seq)
+    found = {}
+    for number, seqs in wanted.items():
+        ordered = sorted(seqs)
+        for start in range(0, len(ordered), batch):
+            rows = ChainLink.objects.filter(chain=number, seq__in=ordered[start:start + batch])
+            found.update({(number, seq): h for seq, h in rows.values_list("seq", "hash")})
+    return found
 
 
 def write() -> Checkpoint:

@@ -317,26 +317,26 @@ def credential_reset_approve(*, actor: User, reset_id) -> CredentialReset:
         else:
             TOTPDevice.objects.filter(user=account).delete()
             action = Action.OTP_RESET
-        reset.status = CredentialReset.Status.APPROVED
-        reset.decided_by = actor
-        reset.decided_at = timezone.now()
-        reset.password_hash = ""
-        reset.save(update_fields=["status", "decided_by", "decided_at", "password_hash"])
-        _record_reset(actor, reset, Action.RESET_APPROVED)
+        _decide(actor, reset, CredentialReset.Status.APPROVED, Action.RESET_APPROVED)
         _after_reset(account, actor=actor, action=action, kind=reset.kind,
                      purpose=f"request {reset.pk} by {reset.requested_by.username}, approved")
     return reset
 
 
+def _decide(actor: User, reset: CredentialReset, status: str, action: str) -> None:
+    """Stamp the decision, forget the requested password's hash, record it."""
+    reset.status = status
+    reset.decided_by = actor
+    reset.decided_at = timezone.now()
+    reset.password_hash = ""
+    reset.save(update_fields=["status", "decided_by", "decided_at", "password_hash"])
+    _record_reset(actor, reset, action)
+
+
 def credential_reset_reject(*, actor: User, reset_id) -> CredentialReset:
     with transaction.atomic():
         reset = _decidable(actor, reset_id)
-        reset.status = CredentialReset.Status.REJECTED
-        reset.decided_by = actor
-        reset.decided_at = timezone.now()
-        reset.password_hash = ""
-        reset.save(update_fields=["status", "decided_by", "decided_at", "password_hash"])
-        _record_reset(actor, reset, Action.RESET_REJECTED)
+        _decide(actor, reset, CredentialReset.Status.REJECTED, Action.RESET_REJECTED)
     return reset
 
 

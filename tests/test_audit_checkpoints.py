@@ -331,3 +331,14 @@ def test_resealing_stops_where_the_unkeyed_chain_was_broken(actor):
     result = chain.verify()
     assert not result.ok
     assert result.problem.startswith("chain 0, link 3:")
+
+
+def test_checking_many_checkpoints_takes_a_query_per_chain_not_per_checkpoint(
+        actor, django_assert_max_num_queries):
+    for _ in range(6):
+        make_events(1, actor)
+        checkpoints.write()
+    found, problem = checkpoints.load()
+    assert problem == "" and len(found) == 6
+    with django_assert_max_num_queries(2):  # the signed heads of chain 0, the recorded events
+        assert checkpoints.check(found) == ""
