@@ -51,6 +51,7 @@ class Action(models.TextChoices):
     RESET_APPROVED = "reset_approved", _("Återställning av inloggning godkänd")
     RESET_REJECTED = "reset_rejected", _("Återställning av inloggning avslagen")
     CASE_REFERRED = "case_referred", _("Ärendeförfrågan lämnad till ansvarig samordnare")
+    ERASED = "erased", _("Gallrad")
 
 
 class Outcome(models.TextChoices):

@@ -8,12 +8,27 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Page
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from cases import policy, selectors, services
-from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, CaseMember, Entry, Guardian
+from cases.models import (
+    ENTRY_TEXT_MAX_LENGTH,
+    SIGNAL_TEXT_MAX_LENGTH,
+    STATUS_REASON_MAX_LENGTH,
+    Case,
+    CaseMember,
+    ClosureReason,
+    Entry,
+    Guardian,
+    Signal,
+)
 from sspf.api import OrganisationOut, TokenAPIView
 
 PERSON_FIELDS = {"personnummer", "first_name", "last_name", "address", "phone",
@@ -37,14 +52,24 @@ class MemberOut(serializers.Serializer):
                                            help_text="lead: leads the case; member: on the team")
 
 
+class ClosureOut(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=ClosureReason.choices, source="closure_reason")
+    closed_on = serializers.DateField(source="closed_at")
+
+
 class CaseOut(serializers.Serializer):
     id = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=Case.Status.choices)
     area = serializers.CharField()
     opened_at = serializers.DateField()
     version = serializers.IntegerField()
+    closure = serializers.SerializerMethodField()
     youth = YouthOut()
     members = MemberOut(many=True, source="active_members")
+
+    @extend_schema_field(ClosureOut(allow_null=True))
+    def get_closure(self, case) -> dict | None:
+        return None if case.is_open else ClosureOut(case).data
 
 
 class CasePageOut(serializers.Serializer):
@@ -67,18 +92,27 @@ class GuardianOut(serializers.ModelSerializer):
 
 
 class EntryOut(serializers.ModelSerializer):
+    """An item of the case's list: an entry, or a signal taken up (``kind``)."""
+
+    kind = serializers.ChoiceField(choices=["entry", "signal"], default="entry")
     source_org = OrganisationOut()
     author = serializers.CharField(source="author.username")
     statutory_recipient = OrganisationOut(allow_null=True)
     statutory_basis = serializers.SerializerMethodField()
+    concerns = serializers.SerializerMethodField()
 
     class Meta:
         model = Entry
-        fields = ["id", "category", "text", "source_org", "author", "created_at",
-                  "statutory_basis", "statutory_recipient"]
+        fields = ["id", "kind", "category", "text", "source_org", "author", "created_at",
+                  "statutory_basis", "statutory_recipient", "concerns"]
 
     def get_statutory_basis(self, entry) -> str:
         return entry.statutory_basis or ""
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_concerns(self, item) -> list[str] | None:
+        """The concern codes of a signal; null for an entry."""
+        return getattr(item, "concerns", None)
 
 
 class EntryPageOut(serializers.Serializer):
@@ -180,7 +214,7 @@ class CaseDetailView(TokenAPIView):
 
     @extend_schema(request=UpdateIn, responses={200: CaseOut})
     def patch(self, request, case_id):
-        policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+        policy.require_case(request.user, case_id, policy.CaseAction.EXTEND)
         data = self.UpdateIn(data=request.data)
         data.is_valid(raise_exception=True)
         services.case_update(user=request.user, case_id=case_id,
@@ -276,3 +310,219 @@ class EntriesView(CaseSubresourceView):
                 user=request.user, case_id=case_id, **values))
 
 
+
+
+class CaseLifecycleView(TokenAPIView):
+    """A move of the case (status, close, reopen): the policy first, then the body, the
+    service, and the case as it now is."""
+
+    action = policy.CaseAction.CHANGE_STATUS
+    body: type[serializers.Serializer]
+
+    def move(self, user, case_id, values: dict) -> None:
+        raise NotImplementedError
+
+    def post(self, request, case_id):
+        policy.require_case(request.user, case_id, self.action)
+        data = self.body(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            self.move(request.user, case_id, dict(data.validated_data))
+        except services.CaseReferred as referred:
+            return Response({"detail": str(referred.message)}, status=status.HTTP_202_ACCEPTED)
+        detail = selectors.case_detail(user=request.user, case_id=case_id)
+        return Response(CaseOut(detail.case).data)
+
+
+class CaseStatusView(CaseLifecycleView):
+    class StatusIn(serializers.Serializer):
+        status = serializers.CharField(max_length=20)
+        reason = serializers.CharField(max_length=STATUS_REASON_MAX_LENGTH, required=False,
+                                       allow_blank=True, default="")
+
+    body = StatusIn
+
+    def move(self, user, case_id, values):
+        services.case_set_status(user=user, case_id=case_id, **values)
+
+    @extend_schema(request=StatusIn, responses={200: CaseOut})
+    def post(self, request, case_id):
+        return super().post(request, case_id)
+
+
+class CaseCloseView(CaseLifecycleView):
+    class CloseIn(serializers.Serializer):
+        reason = serializers.CharField(max_length=40, allow_blank=True)
+        note = serializers.CharField(max_length=STATUS_REASON_MAX_LENGTH, required=False,
+                                     allow_blank=True, default="")
+
+    body = CloseIn
+
+    def move(self, user, case_id, values):
+        services.case_close(user=user, case_id=case_id, **values)
+
+    @extend_schema(request=CloseIn, responses={200: CaseOut})
+    def post(self, request, case_id):
+        return super().post(request, case_id)
+
+
+class CaseReopenView(CaseLifecycleView):
+    class ReopenIn(serializers.Serializer):
+        reason = serializers.CharField(max_length=STATUS_REASON_MAX_LENGTH, allow_blank=True)
+
+    action = policy.CaseAction.REOPEN
+    body = ReopenIn
+
+    def move(self, user, case_id, values):
+        services.case_reopen(user=user, case_id=case_id, **values)
+
+    @extend_schema(request=ReopenIn, responses={200: CaseOut, 202: OpenApiResponse(
+        description="Not reopened: the young person has another open case the caller is "
+                    "not on; its lead coordinators were told.")})
+    def post(self, request, case_id):
+        return super().post(request, case_id)
+
+
+class TimelineEventOut(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=["status", "member_added", "member_removed",
+                                            "consent_given", "consent_withdrawn", "item"])
+    text = serializers.CharField()
+    organisation = serializers.CharField()
+    by = serializers.CharField()
+    detail = serializers.CharField(help_text="A coordinator's reason for a status change; "
+                                             "empty for everyone else.")
+
+
+class TimelineView(TokenAPIView):
+    @extend_schema(responses=TimelineEventOut(many=True))
+    def get(self, request, case_id):
+        _case, events = selectors.case_timeline(user=request.user, case_id=case_id)
+        return Response(TimelineEventOut(events, many=True).data)
+
+
+# --- signals ---------------------------------------------------------------------------
+
+class SignalCreatedOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Signal.Status.choices)
+    concerns = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+
+
+class SignalOut(SignalCreatedOut):
+    """A signal as its reporter sees it: what they wrote and its status, never the case
+    or what else is known."""
+
+    personnummer = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    school = serializers.CharField()
+    text = serializers.CharField()
+    report_of_concern_made = serializers.BooleanField()
+    report_of_concern_date = serializers.DateField(allow_null=True)
+
+
+class SignalTriageOut(SignalOut):
+    """A signal as the municipality's coordinators see it."""
+
+    case = serializers.IntegerField(source="case_id", allow_null=True)
+    protected_identity = serializers.BooleanField()
+    source_org = OrganisationOut()
+    author = serializers.CharField(source="author.username")
+    triaged_at = serializers.DateTimeField(allow_null=True)
+
+
+def _signal_out(user):
+    return SignalTriageOut if policy.coordinates(user) else SignalOut
+
+
+class SignalPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = SignalTriageOut(many=True)
+
+
+class SignalsView(TokenAPIView):
+    class SignalIn(serializers.Serializer):
+        personnummer = serializers.CharField(max_length=20, required=False, allow_blank=True,
+                                             default="")
+        first_name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                           default="")
+        last_name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                          default="")
+        school = serializers.CharField(max_length=150, required=False, allow_blank=True,
+                                       default="")
+        concerns = serializers.ListField(child=serializers.CharField(max_length=40),
+                                         allow_empty=True, max_length=20)
+        text = serializers.CharField(max_length=SIGNAL_TEXT_MAX_LENGTH, allow_blank=True)
+        report_of_concern_made = serializers.BooleanField(required=False, default=False)
+        report_of_concern_date = serializers.DateField(required=False, allow_null=True,
+                                                       default=None)
+        protected_identity = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=Signal.Status.values),
+                               OpenApiParameter("page", int)],
+                   responses=SignalPageOut,
+                   description="The caller's own signals; for a coordinator the "
+                               "municipality's (the fields of SignalOut for a reporter).")
+    def get(self, request):
+        status_filter = request.query_params.get("status", "")
+        page = selectors.signal_page(user=request.user, status=status_filter,
+                                     page=request.query_params.get("page", 1))
+        return Response(_page_payload(request, page, _signal_out(request.user),
+                                      status=status_filter))
+
+    @extend_schema(request=SignalIn, responses={201: SignalCreatedOut})
+    def post(self, request):
+        if not policy.may_raise_signal(request.user):
+            raise policy.deny(request.user, status=403, object_type="cases.Signal",
+                              object_id=None, purpose="create")
+        data = self.SignalIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        signal = services.signal_raise(user=request.user, **data.validated_data)
+        return Response(SignalCreatedOut(signal).data, status=status.HTTP_201_CREATED)
+
+
+class SignalDetailView(TokenAPIView):
+    @extend_schema(responses=SignalTriageOut)
+    def get(self, request, signal_id):
+        signal = selectors.signal_detail(user=request.user, signal_id=signal_id)
+        return Response(_signal_out(request.user)(signal).data)
+
+
+class SignalTriageView(TokenAPIView):
+    class TriageIn(serializers.Serializer):
+        action = serializers.ChoiceField(choices=services.TriageAction.ALL)
+        case = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                        min_value=1)
+        reason = serializers.CharField(max_length=STATUS_REASON_MAX_LENGTH, required=False,
+                                       allow_blank=True, default="")
+        personnummer = serializers.CharField(max_length=20, required=False, allow_blank=True,
+                                             default="", help_text="For open_case, when the "
+                                             "signal has no identity number.")
+        first_name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                           default="")
+        last_name = serializers.CharField(max_length=100, required=False, allow_blank=True,
+                                          default="")
+
+    class TriagedOut(serializers.Serializer):
+        id = serializers.IntegerField()
+        status = serializers.ChoiceField(choices=Signal.Status.choices)
+        case = serializers.IntegerField(source="case_id", allow_null=True)
+
+    @extend_schema(request=TriageIn, responses={200: TriagedOut, 202: OpenApiResponse(
+        description="No case opened: the young person has an open case the caller is not "
+                    "on; its lead coordinators were told. The signal stays new.")})
+    def post(self, request, signal_id):
+        policy.require_signal(request.user, signal_id, triage=True)
+        data = self.TriageIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        try:
+            signal = services.signal_triage(user=request.user, signal_id=signal_id,
+                                            case_id=values.pop("case"), **values)
+        except services.CaseReferred as referred:
+            return Response({"detail": str(referred.message)}, status=status.HTTP_202_ACCEPTED)
+        return Response(self.TriagedOut(signal).data)

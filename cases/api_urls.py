@@ -14,4 +14,12 @@ urlpatterns = [
          name="api_member"),
     path("cases/<int:case_id>/guardians/", api.GuardiansView.as_view(), name="api_guardians"),
     path("cases/<int:case_id>/entries/", api.EntriesView.as_view(), name="api_entries"),
+    path("cases/<int:case_id>/status/", api.CaseStatusView.as_view(), name="api_case_status"),
+    path("cases/<int:case_id>/close/", api.CaseCloseView.as_view(), name="api_case_close"),
+    path("cases/<int:case_id>/reopen/", api.CaseReopenView.as_view(), name="api_case_reopen"),
+    path("cases/<int:case_id>/timeline/", api.TimelineView.as_view(), name="api_case_timeline"),
+    path("signals/", api.SignalsView.as_view(), name="api_signals"),
+    path("signals/<int:signal_id>/", api.SignalDetailView.as_view(), name="api_signal"),
+    path("signals/<int:signal_id>/triage/", api.SignalTriageView.as_view(),
+         name="api_signal_triage"),
 ]

@@ -1,7 +1,16 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import ENTRY_TEXT_MAX_LENGTH, Case, Entry
+from cases.models import (
+    ENTRY_TEXT_MAX_LENGTH,
+    SIGNAL_TEXT_MAX_LENGTH,
+    STATUS_REASON_MAX_LENGTH,
+    Case,
+    ClosureReason,
+    Concern,
+    Entry,
+    Signal,
+)
 from sspf.personnummer import InvalidIdentityNumber, parse
 
 
@@ -93,3 +102,70 @@ class EntryForm(forms.Form):
     def __init__(self, *args, recipients=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["statutory_recipient"].choices = [("", "—"), *recipients]
+
+
+class SignalForm(forms.Form):
+    personnummer = forms.CharField(
+        label=_("Personnummer eller samordningsnummer"), max_length=20, required=False,
+        help_text=_("Lämna tomt om du inte vet det, och ange namn (och skola) i stället."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    first_name = forms.CharField(label=_("Förnamn"), max_length=100, required=False)
+    last_name = forms.CharField(label=_("Efternamn"), max_length=100, required=False)
+    school = forms.CharField(label=_("Skola"), max_length=150, required=False)
+    concerns = forms.MultipleChoiceField(label=_("Oron gäller"), choices=Concern.choices,
+                                         widget=forms.CheckboxSelectMultiple)
+    text = forms.CharField(label=_("Beskriv oron"), max_length=SIGNAL_TEXT_MAX_LENGTH,
+                           widget=forms.Textarea(attrs={"rows": 8}))
+    report_of_concern_made = forms.BooleanField(
+        label=_("Orosanmälan till socialtjänsten är gjord (14 kap. 1 § SoL)"), required=False)
+    report_of_concern_date = forms.DateField(
+        label=_("Orosanmälan gjord den"), required=False,
+        widget=forms.DateInput(attrs={"type": "date"}))
+    protected_identity = forms.BooleanField(label=_("Den unge har skyddade personuppgifter"),
+                                            required=False)
+
+
+class TriageForm(forms.Form):
+    action = forms.ChoiceField(label=_("Åtgärd"), widget=forms.RadioSelect, choices=[
+        ("open_case", _("Öppna ett nytt ärende")),
+        ("attach", _("Koppla till ett öppet ärende")),
+        ("dismiss", _("Avskriv signalen")),
+    ])
+    case = forms.IntegerField(label=_("Ärendenummer (vid koppling)"), required=False,
+                              min_value=1)
+    personnummer = forms.CharField(
+        label=_("Personnummer (om signalen saknar det)"), max_length=20, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}))
+    first_name = forms.CharField(label=_("Förnamn (om signalen saknar det)"), max_length=100,
+                                 required=False)
+    last_name = forms.CharField(label=_("Efternamn (om signalen saknar det)"), max_length=100,
+                                required=False)
+    reason = forms.CharField(label=_("Skäl (vid avskrivning)"), required=False,
+                             max_length=STATUS_REASON_MAX_LENGTH,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class SignalFilterForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), required=False,
+                               choices=[("", _("Alla")), *Signal.Status.choices])
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Ny status"), choices=[
+        (s, label) for s, label in Case.Status.choices if s != Case.Status.CLOSED])
+    reason = forms.CharField(label=_("Motivering"), required=False,
+                             max_length=STATUS_REASON_MAX_LENGTH)
+
+
+class CloseForm(forms.Form):
+    reason = forms.ChoiceField(label=_("Skäl för avslut"),
+                               choices=[("", "—"), *ClosureReason.choices])
+    note = forms.CharField(label=_("Utfall och kommentar"), required=False,
+                           max_length=STATUS_REASON_MAX_LENGTH,
+                           widget=forms.Textarea(attrs={"rows": 5}))
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(label=_("Varför öppnas ärendet igen?"),
+                             max_length=STATUS_REASON_MAX_LENGTH,
+                             widget=forms.Textarea(attrs={"rows": 3}))

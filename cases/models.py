@@ -15,6 +15,7 @@ decides access: that is cases/policy.py.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from django.apps import apps
@@ -29,6 +30,8 @@ from sspf.models import Municipality, Organisation
 from sspf.personnummer import IdentityNumber, parse
 
 ENTRY_TEXT_MAX_LENGTH = 20_000
+SIGNAL_TEXT_MAX_LENGTH = 5_000
+STATUS_REASON_MAX_LENGTH = 2_000
 
 
 class Gender(models.TextChoices):
@@ -101,18 +104,84 @@ class Guardian(PersonFields):
         return f"Vårdnadshavare #{self.pk}"
 
 
+class ClosureReason(models.TextChoices):
+    GOALS_MET = "goals_met", _("Målen är uppnådda")
+    CONSENT_WITHDRAWN = "consent_withdrawn", _("Samtycket har återkallats")
+    MOVED = "moved", _("Den unge har flyttat")
+    AGED_OUT = "aged_out", _("Den unge har passerat åldersgränsen")
+    ESCALATED = "escalated_social_services", _("Överlämnat till socialtjänsten")
+    DECLINED = "declined", _("Den unge eller vårdnadshavarna tackade nej")
+    OTHER = "other", _("Annat")
+
+
+class AgeBand(models.TextChoices):
+    UNDER_13 = "<13", _("Under 13 år")
+    AGE_13_15 = "13-15", _("13–15 år")
+    AGE_16_17 = "16-17", _("16–17 år")
+    ADULT = "18+", _("18 år och äldre")
+
+    @classmethod
+    def of(cls, age: int) -> AgeBand:
+        if age < 13:
+            return cls.UNDER_13
+        if age <= 15:
+            return cls.AGE_13_15
+        if age <= 17:
+            return cls.AGE_16_17
+        return cls.ADULT
+
+
+class CaseFacts(models.Model):
+    """The de-identified projection of one case, kept after gallring: what the
+    lägesbild counts (through cases/aggregates.py), and nothing that names or points
+    to a person. The case holds the link to its row, never the other way round, and
+    the key is random, so neither a foreign key nor the order of the rows leads back
+    to a case id in the audit log once the case is erased. Months, not days; an age
+    band, not a birth date; codes, not text."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    area = models.CharField(max_length=100, blank=True)
+    opened_month = models.DateField()
+    closed_month = models.DateField(null=True, blank=True)
+    age_band = models.CharField(max_length=5, choices=AgeBand.choices, blank=True)
+    gender = models.CharField(max_length=1, choices=Gender.choices, blank=True)
+    concerns = models.JSONField(default=list)
+    signal_source_kinds = models.JSONField(default=list)
+    closure_reason = models.CharField(max_length=30, choices=ClosureReason.choices, blank=True)
+    erased = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("anonyma ärendeuppgifter")
+        verbose_name_plural = _("anonyma ärendeuppgifter")
+        indexes = [models.Index(fields=["municipality", "opened_month"],
+                                name="casefacts_municipality_month")]
+
+    def __str__(self) -> str:
+        return "Anonyma ärendeuppgifter"
+
+
 class Case(models.Model):
     class Status(models.TextChoices):
-        OPEN = "open", _("Öppet")
+        ASSESSING = "assessing", _("Kartläggning")
+        ACTIVE = "active", _("Aktivt")
+        FOLLOW_UP = "follow_up", _("Uppföljning")
         CLOSED = "closed", _("Avslutat")
+
+    # Every status but closed: the case is worked on, and its record can be written.
+    OPEN_STATUSES = (Status.ASSESSING, Status.ACTIVE, Status.FOLLOW_UP)
 
     municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
     youth = models.ForeignKey(Youth, on_delete=models.PROTECT, related_name="cases")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices,
-                              default=Status.OPEN)
+                              default=Status.ASSESSING)
     area = models.CharField(_("område"), max_length=100, blank=True)
     opened_at = models.DateField(_("öppnat"), default=timezone.localdate)
     closed_at = models.DateField(_("avslutat"), null=True, blank=True)
+    closure_reason = models.CharField(_("skäl för avslut"), max_length=30,
+                                      choices=ClosureReason.choices, blank=True)
+    facts = models.OneToOneField(CaseFacts, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+", editable=False)
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                    related_name="+")
@@ -128,13 +197,22 @@ class Case(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["municipality", "youth_index"],
-                condition=models.Q(status="open"),
+                condition=~models.Q(status="closed"),
                 name="case_one_open_per_person_and_municipality",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="closed", closed_at__isnull=False)
+                | (~models.Q(status="closed") & models.Q(closed_at__isnull=True)),
+                name="case_closed_has_date",
             ),
         ]
 
     def __str__(self) -> str:
         return f"Ärende #{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.CLOSED
 
     def team_organisations(self):
         """Organisations of the case's current members."""
@@ -209,6 +287,9 @@ class CaseItem(EncryptedModel):
     """
 
     Category = Category
+    # An item addressed to the coordination (a signal) reaches the case's coordinators
+    # whatever its category; the gate reads this, the type declares it.
+    reaches_case_coordinators = False
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
@@ -259,3 +340,101 @@ class Entry(CaseItem):
 
     def __str__(self) -> str:
         return f"Anteckning #{self.pk}"
+
+
+class CaseStatusChange(EncryptedModel):
+    """One move of a case from one status to another: who, when, from, to and why.
+    The reason is free text (for a closure, the outcome note), so encrypted."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=10, choices=Case.Status.choices)
+    to_status = models.CharField(max_length=10, choices=Case.Status.choices)
+    closure_reason = models.CharField(max_length=30, choices=ClosureReason.choices,
+                                      blank=True)
+    reason = EncryptedTextField(_("motivering"), max_length=STATUS_REASON_MAX_LENGTH,
+                                blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("statusändring")
+        verbose_name_plural = _("statusändringar")
+        ordering = ["changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Statusändring #{self.pk}"
+
+
+class Concern(models.TextChoices):
+    """What a signal of concern is about (one or more per signal)."""
+
+    ABSENCE = "absence", _("Frånvaro från skolan")
+    AGGRESSION = "aggression", _("Aggressivt beteende")
+    CRIMINAL_PEERS = "criminal_peers", _("Kriminella kamrater")
+    OWN_CRIME = "own_crime", _("Egen brottslighet")
+    ALCOHOL_DRUGS = "alcohol_drugs", _("Alkohol eller droger")
+    RISKY_PLACES = "risky_places", _("Vistas på riskfyllda platser")
+    NO_POSITIVE_LEISURE = "no_positive_leisure", _("Saknar meningsfull fritid")
+    FAMILY_SITUATION = "family_situation", _("Familjesituationen")
+    OTHER = "other", _("Annat")
+
+
+class Signal(CaseItem):
+    """A signal of concern (orosignal) about a young person, raised by any case-work
+    staff member. Until a coordinator takes it up it belongs to no case (``case`` is
+    empty) and is seen only by its reporter and the municipality's coordinators; taken
+    up, it is an item of the case like an entry, from the reporter's organisation and in
+    that organisation's category, so consent gates it. Addressed to the coordination, it
+    also reaches the case's coordinators (``reaches_case_coordinators``)."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("Ny")
+        TAKEN_UP = "taken_up", _("Tagen om hand")
+        DISMISSED = "dismissed", _("Avskriven")
+
+    reaches_case_coordinators = True
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+", null=True,
+                             blank=True)
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    personnummer = EncryptedCharField(_("personnummer"), max_length=13, blank=True)
+    personnummer_index = models.CharField(max_length=64, blank=True, editable=False)
+    first_name = EncryptedCharField(_("förnamn"), max_length=100, blank=True)
+    last_name = EncryptedCharField(_("efternamn"), max_length=100, blank=True)
+    school = EncryptedCharField(_("skola"), max_length=150, blank=True)
+    concerns = models.JSONField(_("oro gäller"), default=list)
+    text = EncryptedTextField(_("beskrivning"), max_length=SIGNAL_TEXT_MAX_LENGTH)
+    report_of_concern_made = models.BooleanField(_("orosanmälan gjord"), default=False)
+    report_of_concern_date = models.DateField(_("orosanmälan gjord den"), null=True,
+                                              blank=True)
+    protected_identity = models.BooleanField(_("skyddade personuppgifter"), default=False)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.NEW)
+    triaged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+", null=True, blank=True)
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    dismissal_reason = EncryptedTextField(_("skäl"), max_length=STATUS_REASON_MAX_LENGTH,
+                                          blank=True)
+
+    class Meta:
+        verbose_name = _("orosignal")
+        verbose_name_plural = _("orosignaler")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["municipality", "status", "created_at"],
+                                name="signal_triage_queue")]
+        constraints = [
+            CaseItem.recipient_needs_basis("signal_statutory_recipient_needs_basis"),
+            models.CheckConstraint(
+                condition=models.Q(status="taken_up", case__isnull=False)
+                | (~models.Q(status="taken_up") & models.Q(case__isnull=True)),
+                name="signal_taken_up_has_case",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Orosignal #{self.pk}"
+
+    @property
+    def concern_labels(self) -> list[str]:
+        return [str(Concern(code).label) for code in self.concerns if code in Concern.values]

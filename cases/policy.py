@@ -35,11 +35,20 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy
 
 import audit
 from audit.events import add_flag
 from audit.models import Action, Outcome
-from cases.models import Case, CaseItem, CaseMember, CaseUserObjectPermission, Entry, Guardian
+from cases.models import (
+    Case,
+    CaseItem,
+    CaseMember,
+    CaseUserObjectPermission,
+    Entry,
+    Guardian,
+    Signal,
+)
 from sspf.roles import CASE_WORK_ROLES, Role
 
 MAX_ID = 2**63 - 1
@@ -53,15 +62,27 @@ class Forbidden(PermissionDenied):
     """The user sees the object but may not do this to it (403)."""
 
 
+class CaseClosed(Exception):
+    """The user may do this to the case, but it is closed and so read-only (409). Asked
+    before any input is read; nothing is written."""
+
+    http_status = 409
+    message = gettext_lazy(
+        "Ärendet är avslutat och kan inte ändras. Ansvarig samordnare kan öppna det igen.")
+
+
 class CaseAction(Enum):
     VIEW = "view"
     ADD_ENTRY = "add_entry"
-    MANAGE = "manage"  # team, guardians and the case's own fields
-    EXTEND = "extend"  # add a member or a guardian: MANAGE, and only while the case is open
+    MANAGE = "manage"  # lead the case: seen as one of its coordinators
+    EXTEND = "extend"  # change team, guardians or the case's fields: MANAGE, while open
     # Handle the case's consent: withdraw a grant, keep its signed form. Also on a closed
     # case: a giver may withdraw at any time.
     RECORD_CONSENT = "record_consent"
     NEW_CONSENT = "new_consent"  # record a new grant: RECORD_CONSENT, only while open
+    CHANGE_STATUS = "change_status"  # move between the open statuses, or close
+    REOPEN = "reopen"  # open a closed case again
+    ATTACH_SIGNAL = "attach_signal"  # take a signal up into the case
 
 
 def works_on_cases(user) -> bool:
@@ -103,7 +124,11 @@ def visible_cases(user) -> QuerySet[Case]:
 
 
 def _open(user, case) -> bool:
-    return case.status == Case.Status.OPEN
+    return case.is_open
+
+
+def _closed(user, case) -> bool:
+    return not case.is_open
 
 
 def _manages(user, case) -> bool:
@@ -136,6 +161,9 @@ ACTIONS: dict[CaseAction, tuple[Callable[[object, Case], bool], ...]] = {
     CaseAction.EXTEND: (_open, _manages),
     CaseAction.RECORD_CONSENT: (_records_consent,),
     CaseAction.NEW_CONSENT: (_open, _records_consent),
+    CaseAction.CHANGE_STATUS: (_open, _manages),
+    CaseAction.REOPEN: (_closed, _manages),
+    CaseAction.ATTACH_SIGNAL: (_open, _manages),
 }
 
 
@@ -182,9 +210,20 @@ def require_case(user, case_id, action: CaseAction = CaseAction.VIEW) -> Case:
         raise deny(user, status=404, object_type="cases.Case", object_id=case_pk,
                    case_id=case_pk)
     if action is not CaseAction.VIEW and not may(user, case, action):
-        raise deny(user, status=403, object_type="cases.Case", object_id=case_pk,
-                   case_id=case_pk, youth_id=case.youth_id, purpose=action.value)
+        closed = _closed_stops(user, case, action)
+        deny(user, status=403, object_type="cases.Case", object_id=case_pk, case_id=case_pk,
+             youth_id=case.youth_id,
+             purpose=f"{action.value}: case closed" if closed else action.value)
+        raise CaseClosed() if closed else Forbidden()
     return case
+
+
+def _closed_stops(user, case: Case, action: CaseAction) -> bool:
+    """Whether the case being closed is all that stops the action: then the answer is
+    the closed case's 409 (with its message), not a 403."""
+    conditions = ACTIONS[action]
+    return (_open in conditions and not case.is_open
+            and all(condition(user, case) for condition in conditions if condition is not _open))
 
 
 def require_case_object(user, model, object_id, action: CaseAction = CaseAction.VIEW):
@@ -205,6 +244,41 @@ def coordinates(user) -> bool:
     """An SSPF coordinator acting for an organisation (the coordinators' start page,
     triage of signals)."""
     return works_on_cases(user) and user.role == Role.COORDINATOR
+
+
+def may_raise_signal(user) -> bool:
+    """Any case-work staff member acting for an organisation raises signals of
+    concern; raising one gives no access to any case."""
+    return works_on_cases(user)
+
+
+def visible_signals(user) -> QuerySet[Signal]:
+    """The signals a user sees as signals (not as items of a case): a reporter their
+    own, a coordinator every signal of their municipality (the triage queue)."""
+    if not works_on_cases(user):
+        return Signal.objects.none()
+    if coordinates(user):
+        return Signal.objects.filter(municipality_id=user.organisation.municipality_id)
+    return Signal.objects.filter(author=user)
+
+
+def may_triage(user) -> bool:
+    """The municipality's coordinators triage its signals."""
+    return coordinates(user) and role_grants(user, "cases.add_case")
+
+
+def require_signal(user, signal_id, *, triage: bool = False) -> Signal:
+    """A signal the user sees (404 otherwise), and for ``triage`` one they may triage
+    (403 for its reporter); both refusals recorded."""
+    signal = None
+    if str(signal_id).isdigit() and 0 < int(signal_id) <= MAX_ID:
+        signal = visible_signals(user).filter(pk=int(signal_id)).first()
+    if signal is None:
+        raise deny(user, status=404, object_type="cases.Signal", object_id=str(signal_id)[:64])
+    if triage and not may_triage(user):
+        raise deny(user, status=403, object_type="cases.Signal", object_id=signal.pk,
+                   purpose="triage")
+    return signal
 
 
 def may_join_team(account) -> bool:
@@ -246,10 +320,13 @@ def visible_items(user, case: Case, model: type[CaseItem]) -> QuerySet:
     if not works_on_cases(user):
         return model.objects.none()
     # A recipient is only ever set together with a basis (each item type's constraint).
+    items = model.objects.filter(case=case)
+    if model.reaches_case_coordinators and _manages(user, case):
+        return items  # addressed to the coordination (a signal): its coordinators see all
     crosses = Q(source_org_id=user.organisation_id) | Q(statutory_recipient_id=user.organisation_id)
     for rule in _crossing_rules:
         crosses |= rule(user, case)
-    return model.objects.filter(case=case).filter(crosses)
+    return items.filter(crosses)
 
 
 def visible_entries(user, case: Case) -> QuerySet[Entry]:
@@ -265,7 +342,8 @@ def flag_protected_identity(events) -> None:
     all events of a write, two when guardians are among them."""
     case_ids = {e.case_id for e in events if e.case_id}
     youth_ids = {e.youth_id for e in events if e.youth_id}
-    if not case_ids and not youth_ids:
+    if not case_ids and not youth_ids and not any(
+            e.object_type == "cases.Signal" for e in events):
         return
     rows = Case.objects.filter(Q(pk__in=case_ids) | Q(youth_id__in=youth_ids),
                                youth__protected_identity=True).values_list("pk", "youth_id")
@@ -275,10 +353,15 @@ def flag_protected_identity(events) -> None:
                     if e.object_type == "cases.Guardian" and e.object_id.isdigit()}
     guardians = set(Guardian.objects.filter(pk__in=guardian_ids, protected_identity=True)
                     .values_list("pk", flat=True)) if guardian_ids else set()
+    signal_ids = {int(e.object_id) for e in events
+                  if e.object_type == "cases.Signal" and e.object_id.isdigit()}
+    signals = set(Signal.objects.filter(pk__in=signal_ids, protected_identity=True)
+                  .values_list("pk", flat=True)) if signal_ids else set()
+    protected_objects = {"cases.Guardian": guardians, "cases.Signal": signals}
     for event in events:
         if (event.case_id in cases or event.youth_id in youths
-                or (event.object_type == "cases.Guardian" and event.object_id.isdigit()
-                    and int(event.object_id) in guardians)):
+                or (event.object_id.isdigit()
+                    and int(event.object_id) in protected_objects.get(event.object_type, ()))):
             add_flag(event, PROTECTED_FLAG)
 
 

@@ -13,4 +13,11 @@ urlpatterns = [
          name="member_remove"),
     path("arenden/<int:case_id>/vardnadshavare/ny/", views.guardian_add, name="guardian_add"),
     path("arenden/<int:case_id>/anteckningar/ny/", views.entry_add, name="entry_add"),
+    path("arenden/<int:case_id>/status/", views.case_status, name="case_status"),
+    path("arenden/<int:case_id>/avsluta/", views.case_close, name="case_close"),
+    path("arenden/<int:case_id>/oppna-igen/", views.case_reopen, name="case_reopen"),
+    path("signaler/", views.signal_list, name="signal_list"),
+    path("signaler/ny/", views.signal_create, name="signal_create"),
+    path("signaler/<int:signal_id>/", views.signal_detail, name="signal_detail"),
+    path("signaler/<int:signal_id>/hantera/", views.signal_triage, name="signal_triage"),
 ]

@@ -14,13 +14,20 @@ from cases import policy, selectors, services
 from cases.forms import (
     CaseCreateForm,
     CaseEditForm,
+    CloseForm,
     EntryForm,
     GuardianForm,
     MemberForm,
+    ReopenForm,
     SearchForm,
+    SignalFilterForm,
+    SignalForm,
     StatusFilterForm,
+    StatusForm,
+    TriageForm,
     VersionForm,
 )
+from cases.models import Signal
 from sspf import notifications
 from sspf.forms import apply_service_errors, flash_errors
 from sspf.roles import Role
@@ -43,6 +50,7 @@ def home(request):
         context["cases"] = selectors.coordinator_open_cases(user=user)
         context["may_create"] = policy.may_create_case(user)
         context["sections"] = selectors.start_sections(user)
+        context["new_signals"] = selectors.new_signal_count(user)
     context["notifications"] = notifications.unread(user)
     context["is_auditor"] = user.role == Role.AUDITOR
     context["is_analyst"] = user.role == Role.LAGESBILD_ANALYST
@@ -95,8 +103,10 @@ def case_create(request):
 def case_detail(request, case_id):
     detail = selectors.case_detail(user=request.user, case_id=case_id,
                                    entry_page=request.GET.get("page", 1))
+    _case, timeline = selectors.case_timeline(user=request.user, case_id=detail.case.pk)
     return render(request, "cases/case_detail.html", {
-        "d": detail, "case": detail.case,
+        "d": detail, "case": detail.case, "timeline": timeline,
+        "status_form": StatusForm(),
         "member_form": MemberForm(initial={"version": detail.case.version}),
         "version_form": VersionForm(initial={"version": detail.case.version}),
         **selectors.case_page_sections(user=request.user, case_id=detail.case.pk),
@@ -105,7 +115,7 @@ def case_detail(request, case_id):
 
 @require_http_methods(["GET", "POST"])
 def case_edit(request, case_id):
-    case = policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+    case = policy.require_case(request.user, case_id, policy.CaseAction.EXTEND)
     form = CaseEditForm(request.POST or None, areas=case.municipality.areas,
                         initial={"area": case.area, "version": case.version})
     if request.method == "POST" and form.is_valid():
@@ -147,7 +157,7 @@ def member_add(request, case_id):
 
 @require_POST
 def member_remove(request, case_id, username):
-    case = policy.require_case(request.user, case_id, policy.CaseAction.MANAGE)
+    case = policy.require_case(request.user, case_id, policy.CaseAction.EXTEND)
     form = VersionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Formuläret var ofullständigt. Försök igen."))
@@ -205,3 +215,121 @@ def entry_add(request, case_id):
     }, status=_form_status(request))
 
 
+
+
+# --- lifecycle --------------------------------------------------------------------------
+
+@require_POST
+def case_status(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.CHANGE_STATUS)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.case_set_status(user=request.user, case_id=case.pk, **form.cleaned_data)
+        except ValidationError as exc:
+            flash_errors(request, exc.message_dict)
+        else:
+            messages.success(request, _("Ärendets status är ändrad."))
+    else:
+        flash_errors(request, form.errors)
+    return redirect("case_detail", case_id=case.pk)
+
+
+def _case_form(request, case_id, *, action, form_class, service, template, done):
+    case = policy.require_case(request.user, case_id, action)
+    form = form_class(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            service(user=request.user, case_id=case.pk, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        except services.CaseReferred as referred:
+            messages.info(request, referred.message)
+            return redirect("case_detail", case_id=case.pk)
+        else:
+            messages.success(request, done)
+            return redirect("case_detail", case_id=case.pk)
+    return render(request, template, {"form": form, "case": case},
+                  status=_form_status(request))
+
+
+@require_http_methods(["GET", "POST"])
+def case_close(request, case_id):
+    return _case_form(request, case_id, action=policy.CaseAction.CHANGE_STATUS,
+                      form_class=CloseForm, service=services.case_close,
+                      template="cases/case_close.html", done=_("Ärendet är avslutat."))
+
+
+@require_http_methods(["GET", "POST"])
+def case_reopen(request, case_id):
+    return _case_form(request, case_id, action=policy.CaseAction.REOPEN,
+                      form_class=ReopenForm, service=services.case_reopen,
+                      template="cases/case_reopen.html", done=_("Ärendet är öppnat igen."))
+
+
+# --- signals ----------------------------------------------------------------------------
+
+def signal_list(request):
+    filter_form = SignalFilterForm(request.GET or None)
+    status = filter_form.cleaned_data["status"] if filter_form.is_valid() else ""
+    page = selectors.signal_page(user=request.user, status=status,
+                                 page=request.GET.get("page", 1))
+    return render(request, "cases/signal_list.html", {
+        "page": page, "filter_form": filter_form, "status": status,
+        "triage": policy.may_triage(request.user),
+        "may_raise": policy.may_raise_signal(request.user),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def signal_create(request):
+    if not policy.may_raise_signal(request.user):
+        raise policy.deny(request.user, status=403, object_type="cases.Signal",
+                          object_id=None, purpose="create")
+    form = SignalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.signal_raise(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Orosignalen är skickad till SSPF-samordningen. Du "
+                                        "ser dess status under Mina orosignaler."))
+            return redirect("signal_list")
+    return render(request, "cases/signal_form.html", {"form": form},
+                  status=_form_status(request))
+
+
+def signal_detail(request, signal_id):
+    signal = selectors.signal_detail(user=request.user, signal_id=signal_id)
+    triage = policy.may_triage(request.user)
+    return render(request, "cases/signal_detail.html", {
+        "signal": signal, "triage": triage,
+        "form": TriageForm() if triage and signal.status == Signal.Status.NEW else None,
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def signal_triage(request, signal_id):
+    signal = policy.require_signal(request.user, signal_id, triage=True)
+    form = TriageForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            signal = services.signal_triage(user=request.user, signal_id=signal.pk,
+                                            case_id=data.pop("case"), **data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        except services.CaseReferred as referred:
+            messages.info(request, referred.message)
+            return redirect("signal_list")
+        else:
+            messages.success(request, _("Signalen är hanterad."))
+            if signal.case_id:
+                return redirect("case_detail", case_id=signal.case_id)
+            return redirect(reverse("signal_list") + "?status=new")
+    if request.method == "GET":
+        return redirect("signal_detail", signal_id=signal.pk)
+    signal = selectors.signal_detail(user=request.user, signal_id=signal.pk)
+    return render(request, "cases/signal_detail.html",
+                  {"signal": signal, "triage": True, "form": form}, status=400)

@@ -23,8 +23,13 @@ class ConsentConfig(AppConfig):
         selectors.register_case_flags(enforcement.consent_flags)
         selectors.register_start_section(consent_selectors.expiring_for_start_page)
         selectors.register_case_page_section("consent", consent_selectors.case_page_consent)
+        selectors.register_timeline_source(consent_selectors.timeline_events)
 
         from sspf.services import OrganisationMoveHook, register_organisation_move_hook
 
         register_organisation_move_hook(OrganisationMoveHook(
             refusal=consent_services.organisation_in_grants))
+
+        from cases.services.gallring import register_eraser
+
+        register_eraser(consent_services.erase_for_cases)

@@ -118,7 +118,7 @@ def consent_covers(user, case: Case, category: str, sources: frozenset[int]) -> 
 def consent_flags(cases: list[Case]) -> dict[int, list[str]]:
     """For open cases without an effective consent, why: missing, withdrawn, expired,
     or nothing in common; in a fixed number of queries."""
-    open_cases = [c for c in cases if c.status == Case.Status.OPEN]
+    open_cases = [c for c in cases if c.is_open]
     flags = {}
     for case_id, status in case_consents(open_cases).items():
         if status.effective is None:

@@ -19,7 +19,7 @@ import audit
 from audit.models import Action
 from cases import policy
 from cases.models import Case, CaseMember, Entry, Guardian
-from cases.selectors import StartSection
+from cases.selectors import StartSection, TimelineEvent
 from consent import enforcement, rules, services
 from consent.models import ConsentDocument, ConsentGrant
 
@@ -199,7 +199,7 @@ def consent_overview(*, user, case_id, record_guardians: bool = True) -> Consent
             status=enforcement.case_consent(case),
             guardians=guardians,
             may_record=may_record,
-            may_record_new=may_record and case.status == Case.Status.OPEN,
+            may_record_new=may_record and case.is_open,
             documents=set(
                 ConsentDocument.objects.filter(grant__case=case).values_list("grant_id", flat=True)
             ),
@@ -269,7 +269,7 @@ def expiring_for_start_page(user, *, days: int = 30):
             c.pk: c
             for c in policy.visible_cases(user)
             .filter(
-                status=Case.Status.OPEN,
+                status__in=Case.OPEN_STATUSES,
                 consent_grants__withdrawn_at__isnull=True,
                 consent_grants__valid_until__lte=horizon,
                 consent_grants__valid_until__gte=today,
@@ -330,7 +330,7 @@ def reminders_due(now=None) -> list[Reminder]:
     with transaction.atomic():
         case_ids = (ConsentGrant.objects.filter(withdrawn_at__isnull=True,
                                                 valid_until__lte=horizon,
-                                                case__status=Case.Status.OPEN)
+                                                case__status__in=Case.OPEN_STATUSES)
                     .values_list("case_id", flat=True).distinct())
         cases = list(Case.objects.filter(pk__in=case_ids).select_related("youth",
                                                                         "municipality"))
@@ -368,3 +368,29 @@ def _reminder_kind(days_left: int) -> str | None:
         if days_left <= limit:
             return kind
     return None
+
+
+def timeline_events(user, case) -> list:
+    """The case timeline's consent events: each grant given and withdrawn, by whom and
+    for which giver; no purpose or reason text (the consent page shows those)."""
+    events = []
+    for grant in ConsentGrant.objects.filter(case=case).select_related(
+            "recorded_by__organisation", "withdrawn_by__organisation"):
+        giver = grant.get_giver_type_display()
+        events.append(TimelineEvent(
+            at=grant.recorded_at, kind="consent_given",
+            text=_("Samtycke registrerat (%(giver)s)") % {"giver": giver},
+            organisation=_org_name(grant.recorded_by), by=grant.recorded_by.username,
+            label="consent.ConsentGrant", object_id=grant.pk))
+        if grant.withdrawn_at:
+            events.append(TimelineEvent(
+                at=grant.withdrawn_at, kind="consent_withdrawn",
+                text=_("Samtycke återkallat (%(giver)s)") % {"giver": giver},
+                organisation=_org_name(grant.withdrawn_by),
+                by=grant.withdrawn_by.username if grant.withdrawn_by else "",
+                label="consent.ConsentGrant", object_id=grant.pk))
+    return events
+
+
+def _org_name(user) -> str:
+    return user.organisation.name if user is not None and user.organisation_id else ""

@@ -373,3 +373,13 @@ def document_read(*, user, grant_id) -> tuple[ConsentDocument, str]:
             purpose="no signed form",
         )
     return document, document_kind(document.data)[1]
+
+
+def erase_for_cases(case_ids: list[int]) -> None:
+    """Gallring's part in consent: the signed forms, the grants' organisations and the
+    grants of cases being erased. Called by cases/services/gallring.py after the
+    erasure is recorded, which the tables' guards require (consent/triggers.py)."""
+    grants = ConsentGrant.objects.filter(case_id__in=case_ids)
+    ConsentDocument.objects.filter(grant__in=grants).delete()
+    ConsentGrant.organisations.through.objects.filter(consentgrant__in=grants).delete()
+    grants.delete()

@@ -13,11 +13,19 @@ database holds to that whatever code or console issues the statement:
 
 Built with audit.triggers and registered there, so they are installed again after
 every ``migrate`` (a migration that rebuilds a table on SQLite drops its triggers) and
-``verify_audit`` names one that is missing. The one way past them is
-``audit.triggers.lifted``, inside a transaction: key rotation re-encrypts the text and
-the forms through it. Retention (gallring) of closed cases will need the same kind of
-sanctioned, recorded path to delete grants and forms; none exists yet, so nothing can
-delete them.
+``verify_audit`` names one that is missing.
+
+Two ways past them, each sanctioned and recorded:
+- ``audit.triggers.lifted``, inside a transaction, as the database owner: key rotation
+  re-encrypts the text and the forms through it;
+- gallring (cases/services/gallring.py), as the application: a DELETE of a grant, of
+  its organisations or of its signed form is let through only when the database
+  itself finds both (``_ERASABLE``) that the grant's case is closed and was closed
+  longer ago than its municipality's retention period, and that the erasure of that
+  case is already in the audit log (the ``erased`` event, which gallring writes first in
+  the same transaction). Any other DELETE is refused as before. The period is counted
+  on the database's date with one day's grace, so a server clock in another time zone
+  than the application's cannot refuse a case the application found due.
 """
 
 from __future__ import annotations
@@ -55,6 +63,36 @@ _RECORDED = (
     "AND object_id = CAST(NEW.consentgrant_id AS TEXT))"
 )
 
+CASES = "cases_case"
+MUNICIPALITIES = "sspf_municipality"
+
+
+def _erasable(case_id: str, vendor: str) -> str:
+    """The case ``case_id`` (an SQL expression) is past retention and its erasure
+    recorded."""
+    if vendor == "postgresql":
+        cutoff = "(CURRENT_DATE + 1) - make_interval(years => m.retention_years)"
+    else:
+        cutoff = "date('now', '+1 day', '-' || m.retention_years || ' years')"
+    return (
+        f"EXISTS (SELECT 1 FROM {CASES} c JOIN {MUNICIPALITIES} m "  # noqa: S608
+        f"ON m.id = c.municipality_id WHERE c.id = {case_id} AND c.status = 'closed' "
+        f"AND c.closed_at < {cutoff}) "
+        f"AND EXISTS (SELECT 1 FROM {AccessEvent._meta.db_table} WHERE case_id = {case_id} "
+        f"AND action = '{Action.ERASED.value}' AND object_type = 'cases.Case')"
+    )
+
+
+# The case of the row being deleted, for each guarded table.
+_CASE_OF = {
+    GRANTS: "OLD.case_id",
+    ORGANISATIONS: f"(SELECT case_id FROM {GRANTS} WHERE id = OLD.consentgrant_id)",  # noqa: S608
+    DOCUMENTS: f"(SELECT case_id FROM {GRANTS} WHERE id = OLD.grant_id)",  # noqa: S608
+}
+ERASE_FUNCTIONS = {GRANTS: "sspf_consent_erase_grant",
+                   ORGANISATIONS: "sspf_consent_erase_scope",
+                   DOCUMENTS: "sspf_consent_erase_document"}
+
 STAMP_FUNCTION = "sspf_consent_stamp_only"
 
 # On PostgreSQL every condition lives in a trigger function: missing() compares the
@@ -73,31 +111,49 @@ _PG_STAMP_FUNCTION = triggers.PgFunction(STAMP_FUNCTION, f"""BEGIN
 END;""")
 
 
+def _pg_erase_function(table: str) -> triggers.PgFunction:
+    return triggers.PgFunction(ERASE_FUNCTIONS[table], f"""BEGIN
+    IF NOT ({_erasable(_CASE_OF[table], 'postgresql')}) THEN
+        RAISE EXCEPTION '{MESSAGE}: % on %', TG_OP, TG_TABLE_NAME;
+    END IF;
+    RETURN OLD;
+END;""")
+
+
 def _guard() -> triggers.Guard:
-    functions, refused = triggers.refusing(
-        (ORGANISATIONS, DOCUMENTS), function=FUNCTION, message=MESSAGE,
-        unique_keys={ORGANISATIONS: [("id",), ("consentgrant_id", "organisation_id")],
-                     DOCUMENTS: [("id",), ("grant_id",)]})
     pg, sqlite = triggers.pg_trigger, triggers.sqlite_trigger
+    unique_keys = {ORGANISATIONS: [("id",), ("consentgrant_id", "organisation_id")],
+                   DOCUMENTS: [("id",), ("grant_id",)]}
     return triggers.Guard(
         "consent",
-        [*functions, _PG_SCOPE_FUNCTION, _PG_STAMP_FUNCTION],
+        [triggers.pg_refusal(FUNCTION, MESSAGE), _PG_SCOPE_FUNCTION, _PG_STAMP_FUNCTION,
+         *(_pg_erase_function(table) for table in ERASE_FUNCTIONS)],
         {
             "postgresql": [
-                pg(f"{GRANTS}_no_delete", GRANTS, "DELETE", FUNCTION),
+                pg(f"{GRANTS}_no_delete", GRANTS, "DELETE", ERASE_FUNCTIONS[GRANTS]),
                 pg(f"{GRANTS}_stamp_only", GRANTS, "UPDATE", STAMP_FUNCTION),
                 pg(f"{GRANTS}_no_truncate", GRANTS, "TRUNCATE", FUNCTION),
                 pg(f"{ORGANISATIONS}_closed", ORGANISATIONS, "INSERT", SCOPE_FUNCTION),
-                *refused["postgresql"],
+                *(trigger for table in (ORGANISATIONS, DOCUMENTS) for trigger in (
+                    pg(f"{table}_append_only", table, "UPDATE", FUNCTION),
+                    pg(f"{table}_erase_only", table, "DELETE", ERASE_FUNCTIONS[table]),
+                    pg(f"{table}_no_truncate", table, "TRUNCATE", FUNCTION),
+                )),
             ],
             "sqlite": [
-                sqlite(f"{GRANTS}_no_delete", GRANTS, "DELETE", MESSAGE),
+                sqlite(f"{GRANTS}_no_delete", GRANTS, "DELETE", MESSAGE,
+                       when=f"NOT ({_erasable(_CASE_OF[GRANTS], 'sqlite')})"),
                 sqlite(f"{GRANTS}_stamp_only", GRANTS, "UPDATE", MESSAGE,
                        when=f"NOT ({_stamp('IS')})"),
                 triggers.sqlite_no_replace(GRANTS, [("id",)], MESSAGE),
                 sqlite(f"{ORGANISATIONS}_closed", ORGANISATIONS, "INSERT", MESSAGE,
                        when=_RECORDED),
-                *refused["sqlite"],
+                *(trigger for table in (ORGANISATIONS, DOCUMENTS) for trigger in (
+                    sqlite(f"{table}_no_update", table, "UPDATE", MESSAGE),
+                    sqlite(f"{table}_no_delete", table, "DELETE", MESSAGE,
+                           when=f"NOT ({_erasable(_CASE_OF[table], 'sqlite')})"),
+                    triggers.sqlite_no_replace(table, unique_keys[table], MESSAGE),
+                )),
             ],
         },
     )

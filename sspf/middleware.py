@@ -203,3 +203,23 @@ class SwedishFirstLocaleMiddleware(MiddlewareMixin):
     def process_response(self, request, response):
         response.headers.setdefault("Content-Language", translation.get_language())
         return response
+
+
+class ConflictPageMiddleware:
+    """A domain conflict a page did not handle (an exception with ``http_status`` 409
+    and a ``message``, such as a write to a closed case) answers a page that says what
+    stopped it, with status 409. The API answers its own JSON (sspf/api.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if getattr(exception, "http_status", None) != 409 or request.path_info.startswith(
+                "/api/"):
+            return None
+        from django.shortcuts import render
+
+        return render(request, "409.html", {"message": exception.message}, status=409)

@@ -160,6 +160,7 @@ MIDDLEWARE = [
     "audit.context.ChangeHistoryMiddleware",
     "axes.middleware.AxesMiddleware",
     "sspf.api.JsonErrorsMiddleware",
+    "sspf.middleware.ConflictPageMiddleware",
 ]
 
 ROOT_URLCONF = "sspf.urls"
@@ -349,6 +350,10 @@ CELERY_BEAT_SCHEDULE = {
     "audit-checkpoint": {
         "task": "audit.write_checkpoint",
         "schedule": timedelta(minutes=SSPF_AUDIT_CHECKPOINT_MINUTES),
+    },
+    "gallring-daily": {
+        "task": "cases.gallra",
+        "schedule": crontab(hour=3, minute=15),
     },
     "refused-requests-every-minute": {
         "task": "sspf.record_refusals",

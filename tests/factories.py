@@ -43,3 +43,54 @@ def current_code(user: User) -> str:
 
     device = TOTPDevice.objects.get(user=user, confirmed=True)
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+class World:
+    """A municipality with one organisation of each partner kind and one case worker in
+    each, and a coordinator of a second municipality; built through the services."""
+
+    def __init__(self, name="Testkommun"):
+        from sspf.models import Organisation as Org
+
+        self.municipality = MunicipalityFactory(name=name, areas=["Norr", "Söder"])
+        kinds = {"coordination": (Org.Kind.COORDINATION, Role.COORDINATOR),
+                 "school": (Org.Kind.SCHOOL, Role.SCHOOL_STAFF),
+                 "social": (Org.Kind.SOCIAL_SERVICES, Role.SOCIAL_WORKER),
+                 "leisure": (Org.Kind.LEISURE, Role.LEISURE_STAFF),
+                 "police": (Org.Kind.POLICE, Role.POLICE)}
+        self.orgs = {}
+        self.users = {}
+        for key, (kind, role) in kinds.items():
+            org = OrganisationFactory(municipality=self.municipality, kind=kind,
+                                      name=f"{name} {key}")
+            self.orgs[key] = org
+            self.users[key] = make_staff(f"{name.lower()}-{key}", role=role, organisation=org,
+                                         totp=False)
+        other = MunicipalityFactory(name=f"{name} grannkommun")
+        self.users["elsewhere"] = make_staff(
+            f"{name.lower()}-elsewhere", role=Role.COORDINATOR, totp=False,
+            organisation=OrganisationFactory(municipality=other,
+                                             kind=Org.Kind.COORDINATION))
+        self.users["auditor"] = make_staff(f"{name.lower()}-auditor", role=Role.AUDITOR,
+                                           organisation=self.orgs["coordination"], totp=False)
+
+    def __getitem__(self, key):
+        return self.users[key]
+
+    @property
+    def coordinator(self):
+        return self.users["coordination"]
+
+
+def open_case(world, *, personnummer, first_name="Test", last_name="Testsson", team=(),
+              **kwargs):
+    """A case led by the world's coordinator, with the named partners on its team."""
+    from cases import services
+
+    case = services.case_create(user=world.coordinator, personnummer=personnummer,
+                                first_name=first_name, last_name=last_name, **kwargs)
+    for key in team:
+        services.member_add(user=world.coordinator, case_id=case.pk,
+                            username=world[key].username)
+    case.refresh_from_db()
+    return case

@@ -1,6 +1,4 @@
-"""Reads of personal case data. Each selector asks the policy, reads, and records the
-read as access events in the same transaction; if the events cannot be written the
-transaction fails and nothing is returned."""
+"""Reads of the case itself: lists, search, the case page, guardians and the items."""
 
 from __future__ import annotations
 
@@ -10,13 +8,13 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import CharField, Prefetch, QuerySet, Value
 from django.utils.translation import gettext as _
 
 import audit
 from audit.models import Action
 from cases import policy
-from cases.models import Case, CaseMember, Entry, Guardian
+from cases.models import Case, CaseMember, Entry, Guardian, Signal
 from sspf.crypto import blind_index
 from sspf.personnummer import InvalidIdentityNumber, parse
 
@@ -134,7 +132,8 @@ def case_page(
 ) -> Page:
     """One page of the cases the user may see; each row's read is recorded."""
     if status and status not in Case.Status.values:
-        raise ValidationError({"status": [_("Okänd status.")]})
+        raise ValidationError({"status": [_("Okänd status. Välj en av: %(choices)s.")
+                                          % {"choices": ", ".join(Case.Status.values)}]})
     with transaction.atomic():
         result = Paginator(_case_rows(user, status), per_page).get_page(page)
         rows = list(result.object_list)
@@ -210,13 +209,29 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
     return detail
 
 
+# The item types shown in a case's list of items, by the ``kind`` the API names them.
+ITEM_KINDS: dict[str, type] = {"entry": Entry, "signal": Signal}
+
+
 def _visible_entry_page(user, case: Case, page, per_page: int) -> Page:
-    """One page of the entries the policy lets through, newest first, read."""
-    result = Paginator(
-        policy.visible_entries(user, case)
-        .select_related("source_org", "author", "statutory_recipient")
-        .order_by("-created_at", "-id"), per_page).get_page(page)
-    result.object_list = list(result.object_list)
+    """One page of the case's items the policy lets through (entries and signals taken
+    up, each marked with its ``kind``), newest first. One query pages the ids of every
+    kind together; one more per kind on the page loads them."""
+    parts = [policy.visible_items(user, case, model).annotate(
+        kind=Value(kind, output_field=CharField())).order_by().values_list(
+        "kind", "id", "created_at") for kind, model in ITEM_KINDS.items()]
+    ids = parts[0].union(*parts[1:], all=True).order_by("-created_at", "-id")
+    result = Paginator(ids, per_page).get_page(page)
+    rows = list(result.object_list)
+    loaded = {}
+    for kind, model in ITEM_KINDS.items():
+        wanted = [pk for k, pk, _at in rows if k == kind]
+        if wanted:
+            for item in model.objects.filter(pk__in=wanted).select_related(
+                    "source_org", "author", "statutory_recipient"):
+                item.kind = kind
+                loaded[kind, item.pk] = item
+    result.object_list = [loaded[kind, pk] for kind, pk, _at in rows if (kind, pk) in loaded]
     return result
 
 
@@ -266,7 +281,7 @@ def entry_page(*, user, case_id, page: int | str = 1, per_page: int = PAGE_SIZE)
 def coordinator_open_cases(*, user, limit: int = 10) -> list[Case]:
     """The start page's list: open cases where the user is on the team."""
     with transaction.atomic():
-        rows = list(_case_rows(user, Case.Status.OPEN)[:limit])
+        rows = list(_case_rows(user, None).filter(status__in=Case.OPEN_STATUSES)[:limit])
         _record_case_rows(user, rows)
         _flag(rows)
     return rows

@@ -1,10 +1,6 @@
-"""Writes of case data. Each service takes the acting user and plain values, asks the
-policy, validates, writes and records the event in one transaction. Bad input raises
-ValidationError with messages per field before anything is written."""
+"""The case itself: opening it, its team, its guardians and its own fields."""
 
 from __future__ import annotations
-
-from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -20,106 +16,20 @@ import audit
 from audit.changes import actor as change_actor
 from audit.models import Action, Outcome
 from cases import policy
-from cases.models import (
-    ENTRY_TEXT_MAX_LENGTH,
-    Case,
-    CaseMember,
-    Category,
-    Entry,
-    Guardian,
-    Youth,
-    case_item_models,
-)
+from cases.models import Case, CaseMember, Guardian, Youth, case_item_models
 from cases.selectors import PNR_INDEX
+from cases.services._base import (
+    _bump,
+    _check_version,
+    _errors,
+    _identity,
+    _locked_case,
+    _person_fields,
+    _record,
+)
+from cases.services.facts import refresh_facts
 from sspf import notifications
 from sspf.crypto import blind_index
-from sspf.personnummer import IdentityNumber, InvalidIdentityNumber, parse
-
-
-class StaleVersion(Exception):
-    """The case changed since the caller read it (409)."""
-
-    http_status = 409
-    message = gettext_lazy(
-        "Ärendet har ändrats av någon annan sedan du öppnade det. Ladda om och försök igen.")
-
-
-class _RevokedMeanwhile(Exception):
-    pass
-
-
-@contextmanager
-def _locked_case(user, case: Case, action: policy.CaseAction):
-    """The write's transaction, with the case row locked and the policy asked again
-    under the lock: a lead removed or a case closed between the first check and the
-    write must not let the write through. The denial is recorded after the rollback,
-    so its event is kept."""
-    try:
-        with change_actor(user), transaction.atomic():
-            # The young person is not loaded again: the write needs only its id.
-            locked = Case.objects.select_for_update().select_related(
-                "municipality").get(pk=case.pk)
-            if not policy.may(user, locked, action):
-                raise _RevokedMeanwhile
-            yield locked
-    except _RevokedMeanwhile:
-        policy.require_case(user, case.pk, action)  # records the 404 or 403 as it is now
-        raise policy.deny(user, status=403, object_type="cases.Case", object_id=case.pk,
-                          case_id=case.pk, youth_id=case.youth_id,
-                          purpose=action.value) from None
-
-
-def _errors(errors: dict) -> None:
-    if errors:
-        raise ValidationError(errors)
-
-
-def _identity(value: str, errors: dict, field: str = "personnummer") -> IdentityNumber | None:
-    try:
-        return parse(value)
-    except InvalidIdentityNumber as exc:
-        errors[field] = [str(exc)]
-        return None
-
-
-def _person_fields(data: dict, errors: dict) -> dict:
-    cleaned = {}
-    for field, label, limit, required in (
-        ("first_name", _("Förnamn"), 100, True),
-        ("last_name", _("Efternamn"), 100, True),
-        ("address", _("Adress"), 200, False),
-        ("phone", _("Telefon"), 40, False),
-    ):
-        value = (data.get(field) or "").strip()
-        if required and not value:
-            errors[field] = [_("%(label)s måste fyllas i.") % {"label": label}]
-        elif len(value) > limit:
-            errors[field] = [
-                _("%(label)s får vara högst %(max)d tecken.") % {"label": label, "max": limit}
-            ]
-        cleaned[field] = value
-    return cleaned
-
-
-def _check_version(case: Case, expected_version) -> None:
-    if expected_version is None:
-        return
-    try:
-        expected = int(expected_version)
-    except (TypeError, ValueError):
-        raise ValidationError({"version": [_("Versionen ska vara ett heltal.")]}) from None
-    if expected != case.version:
-        raise StaleVersion()
-
-
-def _bump(case: Case) -> None:
-    case.version += 1
-    case.save(update_fields=["version"])
-
-
-def _record(user, action, obj, case: Case, **extra):
-    audit.record_about(obj, action=action, actor=user, case_id=case.pk,
-                       youth_id=case.youth_id, **extra)
 
 
 def case_create(*, user, personnummer: str, first_name: str, last_name: str,
@@ -149,7 +59,7 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
     same_person = Case.objects.filter(municipality=municipality, youth_index=index)
     try:
         with change_actor(user), transaction.atomic():
-            if same_person.filter(status=Case.Status.OPEN).exists():
+            if same_person.exclude(status=Case.Status.CLOSED).exists():
                 raise duplicate
             # A new record for every case (see Youth); a protected identity registered
             # in an earlier case is never lifted by a new one.
@@ -165,12 +75,13 @@ def case_create(*, user, personnummer: str, first_name: str, last_name: str,
             except IntegrityError:  # another request opened a case a moment ago
                 raise duplicate from None
             _add_member(case, user, added_by=user)
+            refresh_facts(case)
             _record(user, Action.CREATE, youth, case)
             _record(user, Action.CREATE, case, case)
     except ValidationError as exc:
         if exc is not duplicate:
             raise
-        existing = same_person.filter(status=Case.Status.OPEN).first()
+        existing = same_person.exclude(status=Case.Status.CLOSED).first()
         _answer_duplicate(user, existing)
     return case
 
@@ -262,8 +173,8 @@ def member_add(*, user, case_id, username: str, expected_version=None) -> CaseMe
 
 
 def member_remove(*, user, case_id, username: str, expected_version=None) -> CaseMember:
-    case = policy.require_case(user, case_id, policy.CaseAction.MANAGE)
-    with _locked_case(user, case, policy.CaseAction.MANAGE) as case:
+    case = policy.require_case(user, case_id, policy.CaseAction.EXTEND)
+    with _locked_case(user, case, policy.CaseAction.EXTEND) as case:
         _check_version(case, expected_version)
         membership = case.memberships.filter(
             user__username=username, removed_at__isnull=True
@@ -326,69 +237,19 @@ def guardian_add(*, user, case_id, personnummer: str, first_name: str, last_name
     return guardian
 
 
-def item_fields(user, case: Case, *, category: str, statutory_basis: str = "",
-                statutory_recipient: int | None = None, errors: dict) -> dict:
-    """The fields every case item has (``CaseItem``), checked for the author ``user``:
-    the author's organisation is the source; a statutory basis lets the item reach one
-    other organisation of the team, the recipient the basis names; without one the item
-    stays with its own organisation unless the consent allows more. Problems go into
-    ``errors`` by field name; the values for ``Model.objects.create`` are returned."""
-    statutory_basis = (statutory_basis or "").strip()
-    recipient = None if statutory_recipient in (None, "") else statutory_recipient
-    if statutory_basis and recipient is None:
-        errors["statutory_recipient"] = [
-            _("Ange vilken organisation i teamet lagstödet gäller (mottagaren).")]
-    elif recipient is not None and not statutory_basis:
-        errors["statutory_basis"] = [
-            _("Ange lagstödet för att lämna uppgiften till en annan organisation.")]
-    elif recipient is not None:
-        try:
-            recipient = int(recipient)
-        except (TypeError, ValueError):
-            recipient = 0
-        if recipient == user.organisation_id or recipient not in case.team_organisation_ids():
-            errors["statutory_recipient"] = [
-                _("Mottagaren måste vara en annan organisation i ärendets team.")]
-    if category not in Category.values:
-        errors["category"] = [_("Okänd kategori. Välj en av: %(choices)s.")
-                              % {"choices": ", ".join(Category.values)}]
-    if len(statutory_basis) > 200:
-        errors["statutory_basis"] = [_("Lagstödet får vara högst 200 tecken.")]
-    return {"author": user, "source_org": user.organisation, "category": category,
-            "statutory_basis": statutory_basis or None, "statutory_recipient_id": recipient}
-
-
-def entry_add(*, user, case_id, category: str, text: str, statutory_basis: str = "",
-              statutory_recipient: int | None = None) -> Entry:
-    case = policy.require_case(user, case_id, policy.CaseAction.ADD_ENTRY)
-    errors: dict = {}
-    fields = item_fields(user, case, category=category, statutory_basis=statutory_basis,
-                         statutory_recipient=statutory_recipient, errors=errors)
-    text = (text or "").strip()
-    if not text:
-        errors["text"] = [_("Texten måste fyllas i.")]
-    elif len(text) > ENTRY_TEXT_MAX_LENGTH:
-        errors["text"] = [_("Texten får vara högst %(max)d tecken (nu %(n)d).")
-                          % {"max": ENTRY_TEXT_MAX_LENGTH, "n": len(text)}]
-    _errors(errors)
-    with _locked_case(user, case, policy.CaseAction.ADD_ENTRY) as case:
-        entry = Entry.objects.create(case=case, text=text, **fields)
-        _record(user, Action.CREATE, entry, case)
-    return entry
-
-
 def case_update(*, user, case_id, area: str, expected_version) -> Case:
-    case = policy.require_case(user, case_id, policy.CaseAction.MANAGE)
+    case = policy.require_case(user, case_id, policy.CaseAction.EXTEND)
     area = (area or "").strip()
     if area and area not in case.municipality.areas:
         raise ValidationError({"area": [_("Okänt område. Välj ett av kommunens områden.")]})
     if expected_version in (None, ""):
         raise ValidationError({"version": [_("Versionen saknas.")]})
-    with _locked_case(user, case, policy.CaseAction.MANAGE) as case:
+    with _locked_case(user, case, policy.CaseAction.EXTEND) as case:
         _check_version(case, expected_version)
         case.area = area
         case.version += 1
         case.save(update_fields=["area", "version"])
+        refresh_facts(case)
         _record(user, Action.UPDATE, case, case)
     return case
 
@@ -399,7 +260,7 @@ def sole_lead_refusal(account) -> str | None:
     leads = CaseMember.objects.filter(removed_at__isnull=True,
                                       role_in_case=CaseMember.CaseRole.LEAD)
     alone = Case.objects.filter(
-        status=Case.Status.OPEN, pk__in=leads.filter(user=account).values("case_id"),
+        status__in=Case.OPEN_STATUSES, pk__in=leads.filter(user=account).values("case_id"),
     ).exclude(pk__in=leads.exclude(user=account).values("case_id")).count()
     if not alone:
         return None

@@ -1,0 +1,42 @@
+"""Writes of case data, one module per entity. Each service takes the acting user and
+plain values, asks the policy, validates, writes and records the event in one
+transaction. Bad input raises ValidationError with messages per field before anything
+is written; a write the policy refuses because the case is closed raises
+``policy.CaseClosed`` (409) before the input is read."""
+
+from cases.services._base import StaleVersion
+from cases.services.cases import (
+    CaseReferred,
+    case_create,
+    case_update,
+    end_team_access,
+    guardian_add,
+    member_add,
+    member_remove,
+    organisation_in_cases,
+    sole_lead_refusal,
+)
+from cases.services.entries import entry_add, item_fields
+from cases.services.lifecycle import case_close, case_reopen, case_set_status
+from cases.services.signals import TriageAction, signal_raise, signal_triage
+
+__all__ = [
+    "CaseReferred",
+    "StaleVersion",
+    "TriageAction",
+    "case_close",
+    "case_create",
+    "case_reopen",
+    "case_set_status",
+    "case_update",
+    "end_team_access",
+    "entry_add",
+    "guardian_add",
+    "item_fields",
+    "member_add",
+    "member_remove",
+    "organisation_in_cases",
+    "signal_raise",
+    "signal_triage",
+    "sole_lead_refusal",
+]

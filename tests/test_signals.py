@@ -1,0 +1,259 @@
+"""Signals of concern: report-only for the reporter, triage by the municipality's
+coordinators, and the signal taken up as an item of its case, gated like an entry."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from audit.models import AccessEvent, Action
+from cases import policy, services
+from cases import demo as demo_world
+from cases.models import Case, Signal
+from tests.factories import World, open_case
+
+pytestmark = pytest.mark.django_db
+API = "/api/v1/"
+
+
+def number(years=14, days=30, sex="F"):
+    return demo_world.test_series_number(
+        demo_world.born_before(timezone.localdate(), years, days), sex)
+
+
+@pytest.fixture
+def world(db):
+    return World()
+
+
+def raise_signal(user, **kwargs):
+    values = {"concerns": ["absence"], "text": "Oro för frånvaro sedan höstlovet."}
+    values.update(kwargs)
+    return services.signal_raise(user=user, **values)
+
+
+def test_the_answer_to_raising_a_signal_is_the_same_whatever_is_known(world, api_client):
+    known = number(days=10)
+    open_case(world, personnummer=known, first_name="Kim", team=["social"])
+    client = api_client(world["school"])
+    answers = []
+    for identity in ({"personnummer": known}, {"personnummer": number(days=20)},
+                     {"first_name": "Okänd", "last_name": "Person", "school": "Norrskolan"}):
+        response = client.post(f"{API}signals/", {
+            **identity, "concerns": ["absence", "aggression"], "text": "Oro."}, format="json")
+        assert response.status_code == 201, response.content
+        answers.append(response.json())
+    assert [sorted(a) for a in answers] == [["concerns", "created_at", "id", "status"]] * 3
+    assert {a["status"] for a in answers} == {"new"}
+    # and the reporter's list says nothing about a case either
+    listed = client.get(f"{API}signals/").json()["results"]
+    assert len(listed) == 3
+    assert all("case" not in row and "protected_identity" not in row for row in listed)
+
+
+def test_a_reporter_sees_only_their_own_signals_and_each_status(world, api_client):
+    mine = raise_signal(world["school"], personnummer=number())
+    theirs = raise_signal(world["leisure"], first_name="Alex", last_name="Berg")
+    client = api_client(world["school"])
+    assert [s["id"] for s in client.get(f"{API}signals/").json()["results"]] == [mine.pk]
+    assert client.get(f"{API}signals/{theirs.pk}/").status_code == 404
+    services.signal_triage(user=world.coordinator, signal_id=mine.pk, action="open_case",
+                           first_name="Kim", last_name="Berg")
+    seen = client.get(f"{API}signals/{mine.pk}/").json()
+    assert seen["status"] == "taken_up"
+    assert "case" not in seen
+    case_id = Signal.objects.get(pk=mine.pk).case_id
+    # Raising a signal gives no access to the case it went into.
+    assert client.get(f"{API}cases/{case_id}/").status_code == 404
+    assert client.get(f"{API}cases/{case_id}/entries/").status_code == 404
+
+
+def test_signals_of_other_municipalities_and_roles_answer_404(world, api_client):
+    signal = raise_signal(world["police"], personnummer=number())
+    for who in ("elsewhere", "school", "auditor"):
+        response = api_client(world[who]).get(f"{API}signals/{signal.pk}/")
+        assert response.status_code == 404, who
+        assert "frånvaro" not in response.content.decode()
+    assert api_client(world.coordinator).get(f"{API}signals/{signal.pk}/").status_code == 200
+    assert api_client(world["auditor"]).post(f"{API}signals/", {}, format="json"
+                                              ).status_code == 403
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"concerns": ["absence"], "text": "x"}, "personnummer"),
+    ({"first_name": "Kim", "concerns": ["absence"], "text": "x"}, "personnummer"),
+    ({"personnummer": "12345", "concerns": ["absence"], "text": "x"}, "personnummer"),
+    ({"first_name": "Kim", "last_name": "B", "concerns": ["gossip"], "text": "x"}, "concerns"),
+    ({"first_name": "Kim", "last_name": "B", "concerns": [], "text": "x"}, "concerns"),
+    ({"first_name": "Kim", "last_name": "B", "concerns": ["other"], "text": ""}, "text"),
+    ({"first_name": "Kim", "last_name": "B", "concerns": ["other"], "text": "x" * 5001},
+     "text"),
+    ({"first_name": "Kim", "last_name": "B", "concerns": ["other"], "text": "x",
+      "report_of_concern_made": True,
+      "report_of_concern_date": (date.today() + timedelta(days=2)).isoformat()},
+     "report_of_concern_date"),
+    ({"first_name": "Kim", "last_name": "B", "concerns": ["other"], "text": "x",
+      "report_of_concern_made": True}, "report_of_concern_date"),
+])
+def test_bad_signals_are_refused_naming_the_field_and_nothing_is_written(
+        world, api_client, payload, field):
+    response = api_client(world["school"]).post(f"{API}signals/", payload, format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Signal.objects.exists()
+
+
+def test_the_queue_is_the_municipalitys_new_signals_oldest_first(world, api_client):
+    first = raise_signal(world["school"], personnummer=number(days=1))
+    second = raise_signal(world["police"], personnummer=number(days=2))
+    raise_signal(world["elsewhere"], first_name="Annan", last_name="Kommun")
+    dismissed = raise_signal(world["leisure"], first_name="Alex", last_name="Berg")
+    services.signal_triage(user=world.coordinator, signal_id=dismissed.pk, action="dismiss",
+                           reason="Redan känd av socialtjänsten")
+    queue = api_client(world.coordinator).get(f"{API}signals/", {"status": "new"}).json()
+    assert [s["id"] for s in queue["results"]] == [first.pk, second.pk]
+    assert queue["results"][0]["source_org"]["id"] == world.orgs["school"].pk
+    from cases.selectors import new_signal_count
+    assert new_signal_count(world.coordinator) == 2
+    assert new_signal_count(world["school"]) is None
+
+
+def test_opening_a_case_from_a_signal_makes_it_an_item_gated_like_an_entry(world, api_client):
+    signal = raise_signal(world["school"], personnummer=number(), first_name="Kim",
+                          last_name="Berg", text="Skolan är orolig för Kim.")
+    response = api_client(world.coordinator).post(
+        f"{API}signals/{signal.pk}/triage/", {"action": "open_case"}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "taken_up"
+    case = Case.objects.get(pk=body["case"])
+    assert case.status == Case.Status.ASSESSING
+    for key in ("school", "social", "leisure"):
+        services.member_add(user=world.coordinator, case_id=case.pk,
+                            username=world[key].username)
+
+    def items(who):
+        response = api_client(world[who]).get(f"{API}cases/{case.pk}/entries/")
+        assert response.status_code == 200
+        return response.json()["results"]
+
+    (item,) = items("coordination")  # addressed to the coordination
+    assert (item["kind"], item["category"], item["source_org"]["id"], item["concerns"]) == (
+        "signal", "school", world.orgs["school"].pk, ["absence"])
+    assert item["text"] == "Skolan är orolig för Kim."
+    assert [i["kind"] for i in items("school")] == ["signal"]  # its own organisation
+    assert items("leisure") == []  # no consent
+    assert "orolig" not in api_client(world["leisure"]).get(
+        f"{API}cases/{case.pk}/entries/").content.decode()
+
+
+def test_a_report_of_concern_reaches_social_services_without_consent(world, api_client):
+    signal = raise_signal(world["school"], personnummer=number(), first_name="Kim",
+                          last_name="Berg", report_of_concern_made=True,
+                          report_of_concern_date=timezone.localdate())
+    services.signal_triage(user=world.coordinator, signal_id=signal.pk, action="open_case")
+    signal.refresh_from_db()
+    assert signal.statutory_recipient_id == world.orgs["social"].pk
+    assert "14 kap. 1 § SoL" in signal.statutory_basis
+    for key in ("social", "leisure"):
+        services.member_add(user=world.coordinator, case_id=signal.case_id,
+                            username=world[key].username)
+    case = signal.case
+    assert list(policy.visible_items(world["social"], case, Signal)) == [signal]
+    assert list(policy.visible_items(world["leisure"], case, Signal)) == []
+
+
+def test_attach_to_an_open_case_and_the_refusals(world, api_client):
+    pnr = number()
+    case = open_case(world, personnummer=pnr, first_name="Kim")
+    other = open_case(world, personnummer=number(days=99), first_name="Alex")
+    elsewhere = services.case_create(user=world["elsewhere"], personnummer=number(days=77),
+                                     first_name="Bo", last_name="Ek")
+    signal = raise_signal(world["police"], personnummer=pnr)
+    client = api_client(world.coordinator)
+    url = f"{API}signals/{signal.pk}/triage/"
+    for case_id in (elsewhere.pk, 999999, None):
+        response = client.post(url, {"action": "attach", "case": case_id}, format="json")
+        assert response.status_code == 400 and "case" in response.json(), case_id
+    response = client.post(url, {"action": "attach", "case": other.pk}, format="json")
+    assert response.status_code == 400 and "case" in response.json()  # another youth
+    assert Signal.objects.get(pk=signal.pk).status == Signal.Status.NEW
+    response = client.post(url, {"action": "attach", "case": case.pk}, format="json")
+    assert response.json() == {"id": signal.pk, "status": "taken_up", "case": case.pk}
+    again = client.post(url, {"action": "dismiss", "reason": "x"}, format="json")
+    assert again.status_code == 400 and "action" in again.json()
+    case.refresh_from_db()
+    assert case.facts.signal_source_kinds == ["police"]
+    assert case.facts.concerns == ["absence"]
+
+
+def test_attaching_to_a_closed_case_is_refused(world, api_client):
+    pnr = number()
+    case = open_case(world, personnummer=pnr)
+    services.case_close(user=world.coordinator, case_id=case.pk, reason="moved")
+    signal = raise_signal(world["school"], personnummer=pnr)
+    response = api_client(world.coordinator).post(
+        f"{API}signals/{signal.pk}/triage/", {"action": "attach", "case": case.pk},
+        format="json")
+    assert response.status_code == 409
+    assert Signal.objects.get(pk=signal.pk).status == Signal.Status.NEW
+
+
+def test_only_coordinators_triage_and_bad_triage_input_is_named(world, api_client):
+    signal = raise_signal(world["school"], first_name="Kim", last_name="Berg")
+    url = f"{API}signals/{signal.pk}/triage/"
+    assert api_client(world["school"]).post(url, {"action": "dismiss", "reason": "x"},
+                                            format="json").status_code == 403
+    assert api_client(world["elsewhere"]).post(url, {"action": "dismiss", "reason": "x"},
+                                               format="json").status_code == 404
+    client = api_client(world.coordinator)
+    for payload, field in (({"action": "forget"}, "action"),
+                           ({"action": "dismiss"}, "reason"),
+                           ({"action": "open_case"}, "personnummer")):
+        response = client.post(url, payload, format="json")
+        assert response.status_code == 400 and field in response.json(), payload
+    assert Signal.objects.get(pk=signal.pk).status == Signal.Status.NEW
+    assert not Case.objects.exists()
+    # a name-only signal opens a case once the coordinator supplies the number
+    response = client.post(url, {"action": "open_case", "personnummer": number()},
+                           format="json")
+    assert response.status_code == 200, response.content
+
+
+def test_a_signal_about_a_protected_identity_is_marked_and_every_access_flagged(world,
+                                                                              api_client):
+    pnr = number()
+    open_case(world, personnummer=pnr, protected_identity=True)
+    signal = raise_signal(world["school"], personnummer=pnr)
+    assert Signal.objects.get(pk=signal.pk).protected_identity
+    assert "protected_identity" not in api_client(world["school"]).get(
+        f"{API}signals/{signal.pk}/").json()
+    events = AccessEvent.objects.filter(object_type="cases.Signal", object_id=str(signal.pk))
+    assert events.filter(action=Action.CREATE).exists()
+    assert events.filter(action=Action.VIEW).exists()
+    assert all("protected_identity" in (e.flags or "") for e in events)
+
+
+def test_the_signal_pages(world, client):
+    from tests.conftest import log_in_verified
+    from tests.factories import make_staff
+    from sspf.roles import Role
+
+    counsellor = make_staff("kurator-sida", role=Role.SCHOOL_STAFF,
+                            organisation=world.orgs["school"])
+    log_in_verified(client, counsellor)
+    page = client.get("/signaler/ny/")
+    assert page.status_code == 200
+    response = client.post("/signaler/ny/", {"first_name": "Kim", "last_name": "Berg",
+                                             "concerns": ["absence", "other"],
+                                             "text": "Oro för Kim."})
+    assert response.status_code == 302
+    signal = Signal.objects.get()
+    assert signal.concerns == ["absence", "other"]
+    listing = client.get("/signaler/").content.decode()
+    assert "Ny" in listing and "Kim" in listing
+    bad = client.post("/signaler/ny/", {"concerns": ["absence"], "text": "x"})
+    assert bad.status_code == 400
+    assert "personnummer" in bad.content.decode()
+    assert Signal.objects.count() == 1
+    assert client.get(f"/signaler/{signal.pk}/hantera/").status_code == 403
