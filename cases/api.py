@@ -316,14 +316,14 @@ class CaseLifecycleView(TokenAPIView):
     """A move of the case (status, close, reopen): the policy first, then the body, the
     service, and the case as it now is."""
 
-    action = policy.CaseAction.CHANGE_STATUS
+    case_action = policy.CaseAction.CHANGE_STATUS
     body: type[serializers.Serializer]
 
     def move(self, user, case_id, values: dict) -> None:
         raise NotImplementedError
 
     def post(self, request, case_id):
-        policy.require_case(request.user, case_id, self.action)
+        policy.require_case(request.user, case_id, self.case_action)
         data = self.body(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -370,7 +370,7 @@ class CaseReopenView(CaseLifecycleView):
     class ReopenIn(serializers.Serializer):
         reason = serializers.CharField(max_length=STATUS_REASON_MAX_LENGTH, allow_blank=True)
 
-    action = policy.CaseAction.REOPEN
+    case_action = policy.CaseAction.REOPEN
     body = ReopenIn
 
     def move(self, user, case_id, values):

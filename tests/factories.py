@@ -64,8 +64,7 @@ class World:
             org = OrganisationFactory(municipality=self.municipality, kind=kind,
                                       name=f"{name} {key}")
             self.orgs[key] = org
-            self.users[key] = make_staff(f"{name.lower()}-{key}", role=role, organisation=org,
-                                         totp=False)
+            self.users[key] = make_staff(f"{name.lower()}-{key}", role=role, organisation=org)
         other = MunicipalityFactory(name=f"{name} grannkommun")
         self.users["elsewhere"] = make_staff(
             f"{name.lower()}-elsewhere", role=Role.COORDINATOR, totp=False,

@@ -113,6 +113,38 @@ MATRIX = {
         API, "get", "/api/v1/cases/{case}/consent-status/", None, team(200, anonymous=401)),
     "^api/(?!schema/$|docs/$)": (API, "get", "/api/v1/finns-inte/", None,
                                  by_role(404, **{ANON: 401})),
+    "arenden/<int:case_id>/status/": (PAGE, "post", "/arenden/{case}/status/", {},
+                                      team(403, lead=302)),
+    "arenden/<int:case_id>/avsluta/": (PAGE, "get", "/arenden/{case}/avsluta/", None,
+                                       team(403, lead=200)),
+    # the case is open: there is nothing to reopen, for the lead either
+    "arenden/<int:case_id>/oppna-igen/": (PAGE, "get", "/arenden/{case}/oppna-igen/", None,
+                                          team(403)),
+    "signaler/": (PAGE, "get", "/signaler/", None, by_role(200, **{ANON: 302})),
+    "signaler/ny/": (PAGE, "get", "/signaler/ny/", None,
+                     by_role(200, revisor=403, analytiker=403, admin=403, **{ANON: 302})),
+    # the signal is skolkurator's, about Elsa, in koordinator's municipality
+    "signaler/<int:signal_id>/": (PAGE, "get", "/signaler/{signal}/", None,
+                                  by_role(404, koordinator=200, skolkurator=200,
+                                          **{ANON: 302})),
+    "signaler/<int:signal_id>/hantera/": (PAGE, "post", "/signaler/{signal}/hantera/", {},
+                                          by_role(404, koordinator=400, skolkurator=403,
+                                                  **{ANON: 302})),
+    "api/v1/signals/": (API, "get", "/api/v1/signals/", None, by_role(200, **{ANON: 401})),
+    "api/v1/signals/<int:signal_id>/": (API, "get", "/api/v1/signals/{signal}/", None,
+                                        by_role(404, koordinator=200, skolkurator=200,
+                                                **{ANON: 401})),
+    "api/v1/signals/<int:signal_id>/triage/": (
+        API, "post", "/api/v1/signals/{signal}/triage/", {},
+        by_role(404, koordinator=400, skolkurator=403, **{ANON: 401})),
+    "api/v1/cases/<int:case_id>/status/": (API, "post", "/api/v1/cases/{case}/status/", {},
+                                           team(403, lead=400, anonymous=401)),
+    "api/v1/cases/<int:case_id>/close/": (API, "post", "/api/v1/cases/{case}/close/", {},
+                                          team(403, lead=400, anonymous=401)),
+    "api/v1/cases/<int:case_id>/reopen/": (API, "post", "/api/v1/cases/{case}/reopen/", {},
+                                           team(403, anonymous=401)),
+    "api/v1/cases/<int:case_id>/timeline/": (API, "get", "/api/v1/cases/{case}/timeline/",
+                                             None, team(200, anonymous=401)),
     "api/v1/consents/<int:grant_id>/withdraw/": (
         API, "post", "/api/v1/consents/{grant}/withdraw/", {},
         team(403, lead=400, anonymous=401)),
@@ -135,6 +167,14 @@ EXTRA = [
     (PAGE, "post", "/arenden/", {"personnummer": "x"}, by_role(400, **{ANON: 302})),
     (PAGE, "post", "/arenden/nytt/", {},
      by_role(403, koordinator=400, koordinator2=400, **{ANON: 302})),
+    (PAGE, "post", "/arenden/{case}/avsluta/", {}, team(403, lead=400)),
+    (PAGE, "post", "/arenden/{case}/oppna-igen/", {}, team(403)),
+    (PAGE, "post", "/signaler/ny/", {},
+     by_role(400, revisor=403, analytiker=403, admin=403, **{ANON: 302})),
+    (PAGE, "get", "/signaler/{signal}/hantera/", None,
+     by_role(404, koordinator=302, skolkurator=403, **{ANON: 302})),
+    (API, "post", "/api/v1/signals/", {},
+     by_role(400, revisor=403, analytiker=403, admin=403, **{ANON: 401})),
 ]
 
 
@@ -191,6 +231,14 @@ def _narrow_grant(demo, case):
                         categories=["health"], purpose="Matris", form="written")
 
 
+def _signal(demo):
+    """A signal about Elsa raised by the school counsellor on her team."""
+    from cases.services import signal_raise
+
+    return signal_raise(user=demo["skolkurator"], personnummer=demo.pnr["Elsa"],
+                        concerns=["absence"], text="Matrisens orosignal")
+
+
 ROWS = [(route, *row) for route, row in MATRIX.items()] + [
     (f"{row[1].upper()} {row[2]}", *row) for row in EXTRA
 ]
@@ -217,7 +265,8 @@ def test_matrix(label, kind, method, template, body, statuses, demo, api_client,
     secrets = personal_strings(elsa)
     hidden = _entries_hidden_from(demo, elsa)
     grant_id = _narrow_grant(demo, elsa).pk if "{grant}" in template else None
-    path = template.format(case=elsa.pk, grant=grant_id)
+    signal_id = _signal(demo).pk if "{signal}" in template else None
+    path = template.format(case=elsa.pk, grant=grant_id, signal=signal_id)
     for who in [*EVERYONE, ANON]:
         expected = statuses[who]
         response = _request(kind, method, path, body, who, demo, api_client, client)

@@ -1,0 +1,148 @@
+"""Gallring: cases closed longer ago than the municipality's retention period lose every
+personal record, keeping their anonymous facts and a verifiable audit trail; the
+consent tables let exactly this path delete their rows."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+
+import audit
+from audit import chain
+from audit.models import AccessEvent, Action
+from cases import demo as demo_world
+from cases import services
+from cases.models import (
+    Case,
+    CaseFacts,
+    CaseMember,
+    CaseStatusChange,
+    Entry,
+    Guardian,
+    Signal,
+    Youth,
+)
+from cases.tasks import gallra
+from consent import services as consent_services
+from consent.models import ConsentDocument, ConsentGrant
+from tests.factories import World, open_case
+
+pytestmark = pytest.mark.django_db
+PDF = b"%PDF-1.7\n" + b"Underskrift " * 50
+
+
+def number(years=16, days=30, sex="M"):
+    return demo_world.test_series_number(
+        demo_world.born_before(timezone.localdate(), years, days), sex)
+
+
+@pytest.fixture
+def world(db):
+    return World()
+
+
+def full_case(world, *, years_closed: float):
+    """A case with a guardian, a signal, an entry, consent with a signed form; closed
+    ``years_closed`` years ago (the closing day moved back as time would have)."""
+    pnr = number()
+    signal = services.signal_raise(user=world["school"], personnummer=pnr,
+                                   concerns=["absence"], text="Oro")
+    services.signal_triage(user=world.coordinator, signal_id=signal.pk, action="open_case",
+                           first_name="Kim", last_name="Berg")
+    case = Signal.objects.get(pk=signal.pk).case
+    services.member_add(user=world.coordinator, case_id=case.pk, username=world["school"].username)
+    services.guardian_add(user=world.coordinator, case_id=case.pk, personnummer=number(45),
+                          first_name="Förälder", last_name="Berg")
+    services.entry_add(user=world["school"], case_id=case.pk, category="school", text="Frånvaro")
+    grant = consent_services.grant_record(
+        user=world.coordinator, case_id=case.pk, giver_type="youth",
+        organisations=[world.orgs["school"].pk, world.orgs["coordination"].pk],
+        categories=["school"], purpose="Samordning", form="written")
+    consent_services.document_attach(user=world.coordinator, grant_id=grant.pk, data=PDF)
+    services.case_close(user=world.coordinator, case_id=case.pk, reason="goals_met",
+                        note="Klart")
+    closed = timezone.localdate() - timedelta(days=int(365.25 * years_closed))
+    Case.objects.filter(pk=case.pk).update(closed_at=closed)
+    return Case.objects.get(pk=case.pk)
+
+
+def test_a_case_past_retention_is_erased_leaving_its_facts_and_a_verifiable_chain(world):
+    case = full_case(world, years_closed=3.2)  # the default period is 3 years
+    kept = full_case(world, years_closed=2.5)
+    youth_id, facts_id = case.youth_id, case.facts_id
+
+    assert gallra() == {"cases": 1, "signals": 0}
+
+    assert not Case.objects.filter(pk=case.pk).exists()
+    assert not Youth.objects.filter(pk=youth_id).exists()
+    assert not Guardian.objects.filter(youth_id=youth_id).exists()
+    for model in (Entry, Signal, CaseStatusChange, CaseMember, ConsentGrant):
+        assert not model.objects.filter(case_id=case.pk).exists(), model
+    assert ConsentDocument.objects.count() == 1  # the kept case's
+    facts = CaseFacts.objects.get(pk=facts_id)
+    assert facts.erased and facts.closure_reason == "goals_met"
+    assert facts.signal_source_kinds == ["school"] and facts.concerns == ["absence"]
+    assert AccessEvent.objects.filter(action=Action.ERASED, case_id=case.pk).count() == 1
+    assert chain.verify().ok
+    # the other case is untouched, and a second run finds nothing
+    assert Case.objects.filter(pk=kept.pk).exists()
+    assert gallra() == {"cases": 0, "signals": 0}
+
+
+def test_the_dry_run_lists_and_erases_nothing(world):
+    case = full_case(world, years_closed=4)
+    out = io.StringIO()
+    call_command("gallra", "--dry-run", stdout=out)
+    assert f"#{case.pk}" in out.getvalue()
+    assert "1 ärenden" in out.getvalue()
+    assert Case.objects.filter(pk=case.pk).exists()
+    assert not AccessEvent.objects.filter(action=Action.ERASED).exists()
+    out = io.StringIO()
+    call_command("gallra", stdout=out)
+    assert "Gallrat: 1 ärenden" in out.getvalue()
+    assert not Case.objects.filter(pk=case.pk).exists()
+
+
+def test_a_dismissed_signal_past_retention_is_erased(world):
+    signal = services.signal_raise(user=world["police"], first_name="Alex", last_name="Ek",
+                                   concerns=["own_crime"], text="Sågs vid stöld")
+    services.signal_triage(user=world.coordinator, signal_id=signal.pk, action="dismiss",
+                           reason="Inte aktuellt")
+    fresh = services.signal_raise(user=world["police"], first_name="Bo", last_name="Ek",
+                                  concerns=["own_crime"], text="x")
+    services.signal_triage(user=world.coordinator, signal_id=fresh.pk, action="dismiss",
+                           reason="Inte aktuellt")
+    Signal.objects.filter(pk=signal.pk).update(
+        triaged_at=timezone.now() - timedelta(days=4 * 366))
+    assert gallra()["signals"] == 1
+    assert list(Signal.objects.values_list("pk", flat=True)) == [fresh.pk]
+
+
+@pytest.mark.parametrize("closed_years", [None, 1])
+def test_the_consent_tables_refuse_any_other_delete(world, closed_years):
+    """Without the erasure event, or for a case still inside its period even with one,
+    the database refuses to delete consent records."""
+    case = open_case(world, personnummer=number(), team=["school"])
+    grant = consent_services.grant_record(
+        user=world.coordinator, case_id=case.pk, giver_type="youth",
+        organisations=[world.orgs["school"].pk, world.orgs["coordination"].pk],
+        categories=["school"], purpose="x",
+        form="written")
+    consent_services.document_attach(user=world.coordinator, grant_id=grant.pk, data=PDF)
+    if closed_years:
+        services.case_close(user=world.coordinator, case_id=case.pk, reason="moved")
+        Case.objects.filter(pk=case.pk).update(
+            closed_at=timezone.localdate() - timedelta(days=365 * closed_years))
+        with transaction.atomic():
+            audit.record(action=Action.ERASED, actor=None, object_type="cases.Case",
+                         object_id=case.pk, case_id=case.pk)
+    for rows in (ConsentDocument.objects.filter(grant=grant),
+                 ConsentGrant.organisations.through.objects.filter(consentgrant=grant),
+                 ConsentGrant.objects.filter(pk=grant.pk)):
+        with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+            rows._raw_delete(rows.db)
+    assert ConsentGrant.objects.filter(pk=grant.pk).exists()
+    assert ConsentDocument.objects.filter(grant=grant).exists()
