@@ -160,7 +160,8 @@ class CasesView(TokenAPIView):
 
     @extend_schema(
         operation_id="v1_cases_list",
-        parameters=[OpenApiParameter("status", str, enum=Case.Status.values),
+        parameters=[OpenApiParameter("status", str, enum=[*Case.Status.values, "open"],
+                                     description="open: every status but closed"),
                     OpenApiParameter("page", int)],
         responses=CasePageOut,
     )
@@ -462,7 +463,8 @@ class SignalsView(TokenAPIView):
                                                        default=None)
         protected_identity = serializers.BooleanField(required=False, default=False)
 
-    @extend_schema(parameters=[OpenApiParameter("status", str, enum=Signal.Status.values),
+    @extend_schema(operation_id="v1_signals_list",
+                   parameters=[OpenApiParameter("status", str, enum=Signal.Status.values),
                                OpenApiParameter("page", int)],
                    responses=SignalPageOut,
                    description="The caller's own signals; for a coordinator the "

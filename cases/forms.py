@@ -29,7 +29,8 @@ class SearchForm(forms.Form):
 
 class StatusFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), required=False,
-                               choices=[("", _("Alla")), *Case.Status.choices])
+                               choices=[("", _("Alla")), ("open", _("Alla öppna")),
+                                        *Case.Status.choices])
 
 
 class PersonForm(forms.Form):

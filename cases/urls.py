@@ -13,6 +13,7 @@ urlpatterns = [
          name="member_remove"),
     path("arenden/<int:case_id>/vardnadshavare/ny/", views.guardian_add, name="guardian_add"),
     path("arenden/<int:case_id>/anteckningar/ny/", views.entry_add, name="entry_add"),
+    path("arenden/<int:case_id>/tidslinje/", views.case_timeline, name="case_timeline"),
     path("arenden/<int:case_id>/status/", views.case_status, name="case_status"),
     path("arenden/<int:case_id>/avsluta/", views.case_close, name="case_close"),
     path("arenden/<int:case_id>/oppna-igen/", views.case_reopen, name="case_reopen"),

@@ -103,9 +103,8 @@ def case_create(request):
 def case_detail(request, case_id):
     detail = selectors.case_detail(user=request.user, case_id=case_id,
                                    entry_page=request.GET.get("page", 1))
-    _case, timeline = selectors.case_timeline(user=request.user, case_id=detail.case.pk)
     return render(request, "cases/case_detail.html", {
-        "d": detail, "case": detail.case, "timeline": timeline,
+        "d": detail, "case": detail.case,
         "status_form": StatusForm(),
         "member_form": MemberForm(initial={"version": detail.case.version}),
         "version_form": VersionForm(initial={"version": detail.case.version}),
@@ -218,6 +217,11 @@ def entry_add(request, case_id):
 
 
 # --- lifecycle --------------------------------------------------------------------------
+
+def case_timeline(request, case_id):
+    case, events = selectors.case_timeline(user=request.user, case_id=case_id)
+    return render(request, "cases/case_timeline.html", {"case": case, "timeline": events})
+
 
 @require_POST
 def case_status(request, case_id):

@@ -157,7 +157,8 @@ _ERRORS = {
     "403": ("The case is visible, but this action is not allowed.", "Detail"),
     "404": ("No such object, or not visible to the caller (the two are not told apart).",
             "Detail"),
-    "409": ("The case was changed by someone else; read it again (its version).", "Detail"),
+    "409": ("The case was changed by someone else (read it again: its version), or it is "
+            "closed and so read-only.", "Detail"),
     "413": ("The request body is too large.", "Detail"),
 }
 
@@ -183,8 +184,8 @@ def add_error_responses(result, generator, request, public):
                 codes += ["403"] + (["400", "413"] if method != "delete" else [])
             if "{" in path:
                 codes.append("404")
-            versioned = any(part in path for part in ("/members/", "/guardians/"))
-            if (writes and versioned) or method == "patch":
+            # A write to a case can meet a closed case (or a stale version).
+            if writes and ("/cases/{case_id}/" in path or path.endswith("/triage/")):
                 codes.append("409")
             responses = operation.setdefault("responses", {})
             for code in codes:

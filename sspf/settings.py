@@ -405,7 +405,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"InformationCategory": "consent.rules.CATEGORIES"},
+    "ENUM_NAME_OVERRIDES": {"InformationCategory": "consent.rules.CATEGORIES",
+                            "CaseStatus": "cases.models.Case.Status",
+                            "SignalStatus": "cases.models.Signal.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "sspf.api.add_error_responses",

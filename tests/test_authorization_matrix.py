@@ -113,6 +113,8 @@ MATRIX = {
         API, "get", "/api/v1/cases/{case}/consent-status/", None, team(200, anonymous=401)),
     "^api/(?!schema/$|docs/$)": (API, "get", "/api/v1/finns-inte/", None,
                                  by_role(404, **{ANON: 401})),
+    "arenden/<int:case_id>/tidslinje/": (PAGE, "get", "/arenden/{case}/tidslinje/", None,
+                                         team(200)),
     "arenden/<int:case_id>/status/": (PAGE, "post", "/arenden/{case}/status/", {},
                                       team(403, lead=302)),
     "arenden/<int:case_id>/avsluta/": (PAGE, "get", "/arenden/{case}/avsluta/", None,

@@ -566,7 +566,7 @@ def test_a_right_lost_between_check_and_write_stops_the_write(demo, monkeypatch,
         remove_perm("cases.manage_case", user, case)
         return case
 
-    monkeypatch.setattr(services.policy, "require_case", checked_then_revoked)
+    monkeypatch.setattr(policy, "require_case", checked_then_revoked)
     before = (Entry.objects.count(), CaseMember.objects.count(), Guardian.objects.count(),
               Case.objects.get(pk=elsa.pk).version)
     last_event = AccessEvent.objects.order_by("-id").first().pk

@@ -51,11 +51,11 @@ LEISURE = "Elsa har börjat i tjejgruppen"  # Fritidsgården Mötesplatsen
 BASIC = "Nätverksmöte bokat"  # SSPF-samordningen
 ELSA_ENTRIES = {SCHOOL_PLAIN, SCHOOL_REPORT, SOCIAL, LEISURE, BASIC}
 
-CASE_KEYS = {"id", "status", "area", "opened_at", "version", "youth", "members"}
+CASE_KEYS = {"id", "status", "area", "opened_at", "version", "closure", "youth", "members"}
 YOUTH_KEYS = {"id", "personnummer", "first_name", "last_name", "birth_date",
               "protected_identity"}
-ENTRY_KEYS = {"id", "category", "text", "source_org", "author", "created_at",
-              "statutory_basis", "statutory_recipient"}
+ENTRY_KEYS = {"id", "kind", "concerns", "category", "text", "source_org", "author",
+              "created_at", "statutory_basis", "statutory_recipient"}
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def test_case_list_holds_exactly_the_cases_the_user_is_on_the_team_of(
 
 
 def test_case_list_filters_by_status(demo, api_client):
-    Case.objects.filter(pk=demo.cases["Omar"].pk).update(status=Case.Status.CLOSED)
+    services.case_close(user=demo["koordinator"], case_id=demo.cases["Omar"].pk, reason="moved")
     client = api_client(demo["koordinator"])
 
     closed = client.get(f"{API}cases/", {"status": "closed"}).json()
@@ -411,7 +411,7 @@ def test_coordinator_creates_case_and_becomes_its_lead_member(demo, api_client):
     assert response.status_code == 201
     data = response.json()
     assert set(data) == CASE_KEYS
-    assert (data["status"], data["area"], data["version"]) == ("open", "Norra", 1)
+    assert (data["status"], data["area"], data["version"]) == ("assessing", "Norra", 1)
     assert data["opened_at"] == timezone.localdate().isoformat()
     assert data["youth"]["personnummer"] == number  # normalised to YYYYMMDD-NNNN
     assert data["youth"]["birth_date"] == f"{number[:4]}-{number[4:6]}-{number[6:8]}"
@@ -468,7 +468,7 @@ def test_second_open_case_for_the_same_youth_is_refused(demo, api_client, elsa):
 
 def test_new_case_after_a_closed_one_has_its_own_record_and_search_finds_both(
         demo, api_client, elsa):
-    Case.objects.filter(pk=elsa.pk).update(status=Case.Status.CLOSED)
+    services.case_close(user=demo["koordinator"], case_id=elsa.pk, reason="moved")
     client = api_client(demo["koordinator"])
 
     response = client.post(f"{API}cases/", {
@@ -627,7 +627,7 @@ def test_case_detail_shape_for_a_team_member(demo, api_client, elsa):
     data = response.json()
     assert set(data) == CASE_KEYS
     assert set(data["youth"]) == YOUTH_KEYS
-    assert (data["id"], data["status"], data["area"]) == (elsa.pk, "open", "Kvarnbacka")
+    assert (data["id"], data["status"], data["area"]) == (elsa.pk, "assessing", "Kvarnbacka")
     number = demo.pnr["Elsa"]
     assert data["youth"] == {"id": elsa.youth_id, "personnummer": number,
                              "first_name": "Elsa", "last_name": "Demosson",
@@ -1152,13 +1152,13 @@ def test_entry_text_of_exactly_the_limit_is_accepted(demo, api_client, elsa):
 
 
 def test_no_entries_on_a_closed_case(demo, api_client, elsa):
-    Case.objects.filter(pk=elsa.pk).update(status=Case.Status.CLOSED)
+    services.case_close(user=demo["koordinator"], case_id=elsa.pk, reason="moved")
     before = counts()
 
     response = api_client(demo["skolkurator"]).post(
         case_url(elsa, "entries/"), {"category": "school", "text": "Sent."}, format="json")
 
-    assert response.status_code == 403
+    assert response.status_code == 409
     assert counts() == before
 
 
@@ -1168,13 +1168,13 @@ def test_no_entries_on_a_closed_case(demo, api_client, elsa):
                     "last_name": "Förälder", "custodian": True}),
 ])
 def test_a_closed_case_takes_no_new_member_or_guardian(demo, api_client, elsa, path, payload):
-    Case.objects.filter(pk=elsa.pk).update(status=Case.Status.CLOSED)
+    services.case_close(user=demo["koordinator"], case_id=elsa.pk, reason="moved")
     before = counts()
 
     response = api_client(demo["koordinator"]).post(case_url(elsa, path), payload,
                                                     format="json")
 
-    assert response.status_code == 403
+    assert response.status_code == 409
     assert counts() == before
     rektor = api_client(demo["rektor2"]).get(case_url(elsa))
     assert rektor.status_code == 404

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AccessEvent
+from cases import services as case_services
 from consent import services
 from consent.models import ConsentGrant
 from tests.conftest import log_in_verified, personal_strings
@@ -958,23 +959,22 @@ def test_guardians_do_not_consent_for_a_young_person_of_18(demo, api_client):
 
 
 def test_a_closed_case_takes_no_new_grant_but_a_withdrawal(demo, api_client, client):
-    from cases.models import Case
 
     elsa = demo.cases["Elsa"]
     grants = give_all(demo, elsa)
-    Case.objects.filter(pk=elsa.pk).update(status=Case.Status.CLOSED)
+    case_services.case_close(user=demo["koordinator"], case_id=elsa.pk, reason="moved")
     api = api_client(demo["koordinator"])
     body = {"giver": {"type": "youth"}, "organisations": orgs(demo, "skolkurator", "polis"),
             "categories": ["school"], "purpose": "Syfte", "form": "written"}
     assert api.post(f"/api/v1/cases/{elsa.pk}/consents/", body,
-                    format="json").status_code == 403
+                    format="json").status_code == 409
     log_in_verified(client, demo["koordinator"])
     url = f"/arenden/{elsa.pk}/samtycken/nytt/"
-    assert client.get(url).status_code == 403
-    assert client.post(url, {"giver": "youth", "purpose": "x"}).status_code == 403
+    assert client.get(url).status_code == 409
+    assert client.post(url, {"giver": "youth", "purpose": "x"}).status_code == 409
     assert ConsentGrant.objects.count() == len(grants)
     assert AccessEvent.objects.filter(action="denied", case_id=elsa.pk,
-                                      purpose="new_consent").count() == 3
+                                      purpose="new_consent: case closed").count() == 3
     overview = client.get(f"/arenden/{elsa.pk}/samtycken/").content.decode()
     assert url not in overview and "Ärendet är avslutat" in overview
 

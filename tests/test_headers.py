@@ -21,7 +21,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import Resolver404, URLResolver, resolve
 
 from tests.conftest import log_in_verified, personal_strings
-from tests.test_authorization_matrix import API, EXTRA, MATRIX, _narrow_grant, _routes
+from tests.test_authorization_matrix import (
+    API,
+    EXTRA,
+    MATRIX,
+    _narrow_grant,
+    _routes,
+    _signal,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -34,8 +41,10 @@ def project_requests(demo):
     methods, filled for Elsa's case and a consent grant of it."""
     elsa = demo.cases["Elsa"]
     grant = _narrow_grant(demo, elsa)
+    signal = _signal(demo)
     rows = [MATRIX[route][:4] for route in sorted(_routes())] + [row[:4] for row in EXTRA]
-    return [(kind, method, template.format(case=elsa.pk, grant=grant.pk), body)
+    return [(kind, method, template.format(case=elsa.pk, grant=grant.pk, signal=signal.pk),
+             body)
             for kind, method, template, body in rows]
 
 

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AccessEvent, Action
-from cases import policy, services
 from cases import demo as demo_world
+from cases import policy, services
 from cases.models import Case, Signal
 from tests.factories import World, open_case
 
@@ -235,9 +235,9 @@ def test_a_signal_about_a_protected_identity_is_marked_and_every_access_flagged(
 
 
 def test_the_signal_pages(world, client):
+    from sspf.roles import Role
     from tests.conftest import log_in_verified
     from tests.factories import make_staff
-    from sspf.roles import Role
 
     counsellor = make_staff("kurator-sida", role=Role.SCHOOL_STAFF,
                             organisation=world.orgs["school"])
