@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import services
-from cases.models import Youth
+from cases.models import Signal, Youth
 from cases.selectors import PNR_INDEX
 from sspf.crypto import blind_index
 from sspf.models import User
@@ -118,6 +118,30 @@ DEMO_CASES = [
 ]
 
 
+# Signals waiting in the coordinator's queue: (reporter, first, last, school, concerns,
+# text). Names only: the reporters do not know the identity numbers.
+DEMO_SIGNALS = [
+    ("fritidsledare", "Leo", "Påhittsson", "Kvarnbackaskolan", ["risky_places",
+     "criminal_peers"], "Leo har flera kvällar setts med en grupp äldre vid "
+     "parkeringen bakom centrum. Han verkar stressad och har slutat komma till gården."),
+    ("polis", "Mira", "Fiktivsdotter", "", ["own_crime", "alcohol_drugs"],
+     "Mira påträffades berusad i samband med en snatteriutredning i helgen."),
+]
+
+
+def seed_demo_signals() -> int:
+    """The demo's signals, once: a reporter with signals of their own gets none more."""
+    created = 0
+    for reporter, first, last, school, concerns, text in DEMO_SIGNALS:
+        user = User.objects.filter(username=reporter).first()
+        if user is None or Signal.objects.filter(author=user).exists():
+            continue
+        services.signal_raise(user=user, first_name=first, last_name=last, school=school,
+                              concerns=concerns, text=text)
+        created += 1
+    return created
+
+
 def demo_youth_numbers() -> list[tuple[str, str]]:
     """(name, identity number) of each demo youth whose lead exists, computed from the
     demo definition rather than read from the records, so printing them is no read of
@@ -162,4 +186,5 @@ def seed_demo_cases() -> int:
                                category=category, text=text, statutory_basis=basis,
                                statutory_recipient=recipient)
         created += 1
+    seed_demo_signals()
     return created
