@@ -376,7 +376,7 @@ def timeline_events(user, case) -> list:
     events = []
     for grant in ConsentGrant.objects.filter(case=case).select_related(
             "recorded_by__organisation", "withdrawn_by__organisation"):
-        giver = grant.get_giver_type_display()
+        giver = str(grant.get_giver_type_display()).lower()
         events.append(TimelineEvent(
             at=grant.recorded_at, kind="consent_given",
             text=_("Samtycke registrerat (%(giver)s)") % {"giver": giver},

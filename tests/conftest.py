@@ -29,6 +29,14 @@ def coordinator(db):
 
 
 @pytest.fixture
+def world(db):
+    """A municipality with one case worker of each partner kind (tests/factories.World)."""
+    from tests.factories import World
+
+    return World()
+
+
+@pytest.fixture
 def school_staff(db):
     return make_staff("bob", role=Role.SCHOOL_STAFF, organisation=OrganisationFactory())
 

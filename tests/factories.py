@@ -93,3 +93,13 @@ def open_case(world, *, personnummer, first_name="Test", last_name="Testsson", t
                             username=world[key].username)
     case.refresh_from_db()
     return case
+
+
+def youth_number(years=14, days=30, sex="F"):
+    """An identity number from Skatteverket's test series (cases/demo.py) for someone
+    ``years`` years and ``days`` days old today."""
+    from django.utils import timezone
+
+    from cases import demo
+
+    return demo.test_series_number(demo.born_before(timezone.localdate(), years, days), sex)

@@ -13,7 +13,6 @@ from django.utils import timezone
 import audit
 from audit import chain
 from audit.models import AccessEvent, Action
-from cases import demo as demo_world
 from cases import services
 from cases.models import (
     Case,
@@ -28,26 +27,21 @@ from cases.models import (
 from cases.tasks import gallra
 from consent import services as consent_services
 from consent.models import ConsentDocument, ConsentGrant
-from tests.factories import World, open_case
+from tests.factories import open_case
+from tests.factories import youth_number as number
 
 pytestmark = pytest.mark.django_db
 PDF = b"%PDF-1.7\n" + b"Underskrift " * 50
 
 
-def number(years=16, days=30, sex="M"):
-    return demo_world.test_series_number(
-        demo_world.born_before(timezone.localdate(), years, days), sex)
 
 
-@pytest.fixture
-def world(db):
-    return World()
 
 
 def full_case(world, *, years_closed: float):
     """A case with a guardian, a signal, an entry, consent with a signed form; closed
     ``years_closed`` years ago (the closing day moved back as time would have)."""
-    pnr = number()
+    pnr = number(16, sex="M")
     signal = services.signal_raise(user=world["school"], personnummer=pnr,
                                    concerns=["absence"], text="Oro")
     services.signal_triage(user=world.coordinator, signal_id=signal.pk, action="open_case",
@@ -125,7 +119,7 @@ def test_a_dismissed_signal_past_retention_is_erased(world):
 def test_the_consent_tables_refuse_any_other_delete(world, closed_years):
     """Without the erasure event, or for a case still inside its period even with one,
     the database refuses to delete consent records."""
-    case = open_case(world, personnummer=number(), team=["school"])
+    case = open_case(world, personnummer=number(16), team=["school"])
     grant = consent_services.grant_record(
         user=world.coordinator, case_id=case.pk, giver_type="youth",
         organisations=[world.orgs["school"].pk, world.orgs["coordination"].pk],

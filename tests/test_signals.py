@@ -7,23 +7,17 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AccessEvent, Action
-from cases import demo as demo_world
 from cases import policy, services
 from cases.models import Case, Signal
-from tests.factories import World, open_case
+from tests.factories import open_case
+from tests.factories import youth_number as number
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/"
 
 
-def number(years=14, days=30, sex="F"):
-    return demo_world.test_series_number(
-        demo_world.born_before(timezone.localdate(), years, days), sex)
 
 
-@pytest.fixture
-def world(db):
-    return World()
 
 
 def raise_signal(user, **kwargs):

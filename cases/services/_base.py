@@ -62,6 +62,19 @@ def _identity(value: str, errors: dict, field: str = "personnummer") -> Identity
         return None
 
 
+def text_field(value, errors: dict, *, field: str, label: str, limit: int,
+               required: bool) -> str:
+    """A free-text value stripped and checked: required, and at most ``limit``
+    characters; a problem goes into ``errors`` under ``field``."""
+    value = (value or "").strip()
+    if required and not value:
+        errors[field] = [_("%(label)s måste fyllas i.") % {"label": label}]
+    elif len(value) > limit:
+        errors[field] = [_("%(label)s får vara högst %(max)d tecken (nu %(n)d).")
+                         % {"label": label, "max": limit, "n": len(value)}]
+    return value
+
+
 def _person_fields(data: dict, errors: dict) -> dict:
     cleaned = {}
     for field, label, limit, required in (

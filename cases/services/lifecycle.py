@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from audit.models import Action
 from cases import policy
 from cases.models import STATUS_REASON_MAX_LENGTH, Case, CaseStatusChange, ClosureReason
-from cases.services._base import _bump, _errors, _locked_case, _record
+from cases.services._base import _bump, _errors, _locked_case, _record, text_field
 from cases.services.cases import CaseReferred, _answer_duplicate
 from cases.services.facts import refresh_facts
 
@@ -30,14 +30,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 def _reason(value: str, errors: dict, *, field: str = "reason", required: bool,
             label: str | None = None) -> str:
-    value = (value or "").strip()
-    label = label or _("Motiveringen")
-    if required and not value:
-        errors[field] = [_("%(label)s måste fyllas i.") % {"label": label}]
-    elif len(value) > STATUS_REASON_MAX_LENGTH:
-        errors[field] = [_("%(label)s får vara högst %(max)d tecken (nu %(n)d).")
-                         % {"label": label, "max": STATUS_REASON_MAX_LENGTH, "n": len(value)}]
-    return value
+    return text_field(value, errors, field=field, label=label or _("Motiveringen"),
+                      limit=STATUS_REASON_MAX_LENGTH, required=required)
 
 
 def _move(user, case: Case, to_status: str, *, reason: str, closure_reason: str = ""):

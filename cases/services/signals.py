@@ -32,7 +32,7 @@ from cases.models import (
     Youth,
 )
 from cases.selectors import PNR_INDEX
-from cases.services._base import _bump, _errors, _identity, _locked_case
+from cases.services._base import _bump, _errors, _identity, _locked_case, text_field
 from cases.services.cases import _answer_duplicate, case_create
 from cases.services.facts import refresh_facts
 from sspf.crypto import blind_index
@@ -77,17 +77,6 @@ def _concerns(values, errors: dict) -> list[str]:
     return codes
 
 
-def _text(value: str, field: str, label: str, limit: int, errors: dict, *,
-          required: bool) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        errors[field] = [_("%(label)s måste fyllas i.") % {"label": label}]
-    elif len(value) > limit:
-        errors[field] = [_("%(label)s får vara högst %(max)d tecken (nu %(n)d).")
-                         % {"label": label, "max": limit, "n": len(value)}]
-    return value
-
-
 def signal_raise(*, user, concerns, text: str, personnummer: str = "", first_name: str = "",
                  last_name: str = "", school: str = "", report_of_concern_made: bool = False,
                  report_of_concern_date: date | None = None,
@@ -100,15 +89,19 @@ def signal_raise(*, user, concerns, text: str, personnummer: str = "", first_nam
     errors: dict = {}
     personnummer = (personnummer or "").strip()
     number = _identity(personnummer, errors) if personnummer else None
-    first_name = _text(first_name, "first_name", _("Förnamn"), 100, errors, required=False)
-    last_name = _text(last_name, "last_name", _("Efternamn"), 100, errors, required=False)
-    school = _text(school, "school", _("Skola"), 150, errors, required=False)
+    first_name = text_field(first_name, errors, field="first_name", label=_("Förnamn"),
+                            limit=100, required=False)
+    last_name = text_field(last_name, errors, field="last_name", label=_("Efternamn"),
+                           limit=100, required=False)
+    school = text_field(school, errors, field="school", label=_("Skola"), limit=150,
+                        required=False)
     if not personnummer and not (first_name and last_name):
         errors["personnummer"] = [_(
             "Ange den unges personnummer, eller förnamn och efternamn när numret inte är "
             "känt.")]
     codes = _concerns(concerns, errors)
-    text = _text(text, "text", _("Beskrivningen"), SIGNAL_TEXT_MAX_LENGTH, errors, required=True)
+    text = text_field(text, errors, field="text", label=_("Beskrivningen"),
+                      limit=SIGNAL_TEXT_MAX_LENGTH, required=True)
     made = bool(report_of_concern_made)
     if report_of_concern_date and report_of_concern_date > timezone.localdate():
         errors["report_of_concern_date"] = [_("Datumet för orosanmälan kan inte ligga i "
@@ -172,8 +165,8 @@ def _locked_signal(signal: Signal) -> Signal:
 
 def _dismiss(user, signal: Signal, reason: str) -> Signal:
     errors: dict = {}
-    reason = _text(reason, "reason", _("Skälet"), STATUS_REASON_MAX_LENGTH, errors,
-                   required=True)
+    reason = text_field(reason, errors, field="reason", label=_("Skälet"),
+                        limit=STATUS_REASON_MAX_LENGTH, required=True)
     _errors(errors)
     with change_actor(user), transaction.atomic():
         signal = _locked_signal(signal)
