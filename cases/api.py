@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -25,8 +26,11 @@ from cases.models import (
     Case,
     CaseMember,
     ClosureReason,
+    Domain,
     Entry,
+    FactorKind,
     Guardian,
+    Level,
     Signal,
 )
 from sspf.api import OrganisationOut, TokenAPIView
@@ -528,3 +532,74 @@ class SignalTriageView(TokenAPIView):
         except services.CaseReferred as referred:
             return Response({"detail": str(referred.message)}, status=status.HTTP_202_ACCEPTED)
         return Response(self.TriagedOut(signal).data)
+
+
+# --- kartläggning ------------------------------------------------------------------------
+
+class FactorOut(serializers.Serializer):
+    domain = serializers.ChoiceField(choices=Domain.choices)
+    kind = serializers.ChoiceField(choices=FactorKind.choices)
+    level = serializers.ChoiceField(choices=Level.choices)
+    note = serializers.CharField()
+
+
+class AssessmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField(help_text="The version, counted within the case.")
+    made_on = serializers.DateField()
+    source_org = OrganisationOut()
+    category = serializers.CharField()
+    author = serializers.CharField(source="author.username")
+    created_at = serializers.DateTimeField()
+    factors = FactorOut(many=True, source="factors.all")
+
+
+class AssessmentPageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+    results = AssessmentOut(many=True)
+
+
+class AssessmentsView(CaseSubresourceView):
+    class AssessmentIn(serializers.Serializer):
+        made_on = serializers.DateField()
+        # Shapes are checked by the service, so each problem names its row.
+        factors = serializers.ListField(child=serializers.DictField(), allow_empty=True,
+                                        max_length=50)
+
+    @extend_schema(parameters=[OpenApiParameter("page", int)], responses=AssessmentPageOut)
+    def get(self, request, case_id):
+        page = selectors.assessment_page(user=request.user, case_id=case_id,
+                                         page=request.query_params.get("page", 1))
+        return Response(_page_payload(request, page, AssessmentOut))
+
+    @extend_schema(request=AssessmentIn, responses={201: AssessmentOut})
+    def post(self, request, case_id):
+        return self.created(
+            request, case_id, action=policy.CaseAction.ADD_ASSESSMENT, body=self.AssessmentIn,
+            out=AssessmentOut, write=lambda values: services.assessment_add(
+                user=request.user, case_id=case_id, **values))
+
+
+class ChangeOut(serializers.Serializer):
+    domain = serializers.ChoiceField(choices=Domain.choices)
+    kind = serializers.ChoiceField(choices=FactorKind.choices)
+    before = serializers.ChoiceField(choices=Level.choices, allow_null=True)
+    after = serializers.ChoiceField(choices=Level.choices, allow_null=True)
+    what = serializers.ChoiceField(choices=["appeared", "disappeared", "rose", "fell",
+                                            "unchanged"])
+
+
+class AssessmentCompareView(TokenAPIView):
+    @extend_schema(parameters=[OpenApiParameter("from", int, required=True),
+                               OpenApiParameter("to", int, required=True)],
+                   responses=inline_serializer("AssessmentComparison", {
+                       "from": AssessmentOut(), "to": AssessmentOut(),
+                       "changes": ChangeOut(many=True)}))
+    def get(self, request, case_id):
+        older, newer, changes = selectors.assessment_compare(
+            user=request.user, case_id=case_id, first=request.query_params.get("from"),
+            second=request.query_params.get("to"))
+        return Response({"from": AssessmentOut(older).data, "to": AssessmentOut(newer).data,
+                         "changes": ChangeOut(changes, many=True).data})

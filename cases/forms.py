@@ -3,12 +3,16 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import (
     ENTRY_TEXT_MAX_LENGTH,
+    FACTOR_NOTE_MAX_LENGTH,
     SIGNAL_TEXT_MAX_LENGTH,
     STATUS_REASON_MAX_LENGTH,
     Case,
     ClosureReason,
     Concern,
+    Domain,
     Entry,
+    FactorKind,
+    Level,
     Signal,
 )
 from sspf.personnummer import InvalidIdentityNumber, parse
@@ -170,3 +174,32 @@ class ReopenForm(forms.Form):
     reason = forms.CharField(label=_("Varför öppnas ärendet igen?"),
                              max_length=STATUS_REASON_MAX_LENGTH,
                              widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AssessmentForm(forms.Form):
+    """A new version of the kartläggning: a date, and per domain a risk and a protective
+    factor, each rated or left out."""
+
+    made_on = forms.DateField(label=_("Datum för kartläggningen"),
+                              widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for domain, domain_label in Domain.choices:
+            for kind, kind_label in FactorKind.choices:
+                self.fields[f"{domain}_{kind}_level"] = forms.ChoiceField(
+                    label=f"{domain_label}: {str(kind_label).lower()}", required=False,
+                    choices=[("", _("Inte bedömd")), *Level.choices])
+                self.fields[f"{domain}_{kind}_note"] = forms.CharField(
+                    label=_("Kommentar"), required=False, max_length=FACTOR_NOTE_MAX_LENGTH)
+
+    def rows(self):
+        """(level field, note field) per domain and kind, for the template."""
+        return [(self[f"{d}_{k}_level"], self[f"{d}_{k}_note"])
+                for d in Domain.values for k in FactorKind.values]
+
+    def factors(self) -> list[dict]:
+        data = self.cleaned_data
+        return [{"domain": d, "kind": k, "level": data[f"{d}_{k}_level"],
+                 "note": data[f"{d}_{k}_note"]}
+                for d in Domain.values for k in FactorKind.values if data[f"{d}_{k}_level"]]

@@ -32,6 +32,7 @@ from sspf.personnummer import IdentityNumber, parse
 ENTRY_TEXT_MAX_LENGTH = 20_000
 SIGNAL_TEXT_MAX_LENGTH = 5_000
 STATUS_REASON_MAX_LENGTH = 2_000
+FACTOR_NOTE_MAX_LENGTH = 2_000
 
 
 class Gender(models.TextChoices):
@@ -276,6 +277,17 @@ class Category(models.TextChoices):
     LEISURE = "leisure", _("Fritid")
     HEALTH = "health", _("Hälsa")
 
+    @classmethod
+    def of_organisation(cls, organisation: Organisation) -> Category:
+        """The category of what an organisation of this kind contributes on its own
+        account (a signal it raises, an assessment it makes)."""
+        return {
+            Organisation.Kind.SCHOOL: cls.SCHOOL,
+            Organisation.Kind.SOCIAL_SERVICES: cls.SOCIAL,
+            Organisation.Kind.POLICE: cls.POLICE,
+            Organisation.Kind.LEISURE: cls.LEISURE,
+        }.get(organisation.kind, cls.BASIC)
+
 
 class CaseItem(EncryptedModel):
     """The shape of everything an organisation contributes to a case: entries, signals
@@ -438,3 +450,70 @@ class Signal(CaseItem):
     @property
     def concern_labels(self) -> list[str]:
         return [str(Concern(code).label) for code in self.concerns if code in Concern.values]
+
+
+class Domain(models.TextChoices):
+    """The life domains a kartläggning rates factors in."""
+
+    INDIVIDUAL = "individual", _("Individ")
+    FAMILY = "family", _("Familj")
+    SCHOOL = "school", _("Skola")
+    PEERS = "peers", _("Kamrater")
+    LEISURE = "leisure", _("Fritid")
+    NEIGHBOURHOOD = "neighbourhood", _("Närmiljö")
+
+
+class FactorKind(models.TextChoices):
+    RISK = "risk", _("Riskfaktor")
+    PROTECTIVE = "protective", _("Skyddsfaktor")
+
+
+class Level(models.TextChoices):
+    LOW = "low", _("Låg")
+    MEDIUM = "medium", _("Medel")
+    HIGH = "high", _("Hög")
+
+    @property
+    def rank(self) -> int:
+        return [Level.LOW, Level.MEDIUM, Level.HIGH].index(self)
+
+
+class Assessment(CaseItem):
+    """One version of the case's kartläggning by one organisation: its factor ratings
+    (``Factor``). A new version is a new row, numbered within the case; none is ever
+    changed, so any two can be compared."""
+
+    number = models.PositiveIntegerField(_("version"))
+    made_on = models.DateField(_("gjord"))
+
+    class Meta:
+        verbose_name = _("kartläggning")
+        verbose_name_plural = _("kartläggningar")
+        ordering = ["-number"]
+        constraints = [
+            CaseItem.recipient_needs_basis("assessment_statutory_recipient_needs_basis"),
+            models.UniqueConstraint(fields=["case", "number"],
+                                    name="assessment_one_number_per_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Kartläggning #{self.pk}"
+
+
+class Factor(EncryptedModel):
+    """A risk or protective factor of one domain, rated in one assessment version."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="factors")
+    domain = models.CharField(_("område"), max_length=20, choices=Domain.choices)
+    kind = models.CharField(_("typ"), max_length=10, choices=FactorKind.choices)
+    level = models.CharField(_("nivå"), max_length=10, choices=Level.choices)
+    note = EncryptedTextField(_("kommentar"), max_length=FACTOR_NOTE_MAX_LENGTH, blank=True)
+
+    class Meta:
+        verbose_name = _("faktor")
+        verbose_name_plural = _("faktorer")
+        constraints = [models.UniqueConstraint(fields=["assessment", "domain", "kind"],
+                                               name="factor_once_per_domain_and_kind")]
+
+    def __str__(self) -> str:
+        return f"Faktor #{self.pk}"

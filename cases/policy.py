@@ -83,6 +83,7 @@ class CaseAction(Enum):
     CHANGE_STATUS = "change_status"  # move between the open statuses, or close
     REOPEN = "reopen"  # open a closed case again
     ATTACH_SIGNAL = "attach_signal"  # take a signal up into the case
+    ADD_ASSESSMENT = "add_assessment"  # a new version of the kartläggning
 
 
 def works_on_cases(user) -> bool:
@@ -164,6 +165,7 @@ ACTIONS: dict[CaseAction, tuple[Callable[[object, Case], bool], ...]] = {
     CaseAction.CHANGE_STATUS: (_open, _manages),
     CaseAction.REOPEN: (_closed, _manages),
     CaseAction.ATTACH_SIGNAL: (_open, _manages),
+    CaseAction.ADD_ASSESSMENT: (_open, _adds_entries),
 }
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cases import policy, selectors, services
 from cases.forms import (
+    AssessmentForm,
     CaseCreateForm,
     CaseEditForm,
     CloseForm,
@@ -337,3 +338,49 @@ def signal_triage(request, signal_id):
     signal = selectors.signal_detail(user=request.user, signal_id=signal.pk)
     return render(request, "cases/signal_detail.html",
                   {"signal": signal, "triage": True, "form": form}, status=400)
+
+
+# --- kartläggning ------------------------------------------------------------------------
+
+def assessment_list(request, case_id):
+    page = selectors.assessment_page(user=request.user, case_id=case_id,
+                                     page=request.GET.get("page", 1))
+    case = policy.require_case(request.user, case_id)
+    return render(request, "cases/assessment_list.html", {
+        "case": case, "page": page,
+        "may_add": policy.may(request.user, case, policy.CaseAction.ADD_ASSESSMENT),
+    })
+
+
+def assessment_compare(request, case_id):
+    try:
+        older, newer, changes = selectors.assessment_compare(
+            user=request.user, case_id=case_id, first=request.GET.get("from"),
+            second=request.GET.get("to"))
+    except ValidationError as exc:
+        flash_errors(request, exc.message_dict)
+        return redirect("assessment_list", case_id=case_id)
+    return render(request, "cases/assessment_compare.html", {
+        "case": older.case, "older": older, "newer": newer,
+        "changes": [c for c in changes if c.what != "unchanged"],
+        "unchanged": [c for c in changes if c.what == "unchanged"],
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def assessment_add(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.ADD_ASSESSMENT)
+    form = AssessmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.assessment_add(user=request.user, case_id=case.pk,
+                                    made_on=form.cleaned_data["made_on"],
+                                    factors=form.factors())
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Kartläggningen är sparad som en ny version."))
+            return redirect("assessment_list", case_id=case.pk)
+    return render(request, "cases/assessment_form.html", {
+        "form": form, "case": case, "organisation": request.user.organisation,
+    }, status=_form_status(request))

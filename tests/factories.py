@@ -103,3 +103,28 @@ def youth_number(years=14, days=30, sex="F"):
     from cases import demo
 
     return demo.test_series_number(demo.born_before(timezone.localdate(), years, days), sex)
+
+
+def add_guardian(world, case, *, years=45, sex="F", first_name="Förälder"):
+    from cases import services
+
+    return services.guardian_add(user=world.coordinator, case_id=case.pk,
+                                 personnummer=youth_number(years, sex=sex),
+                                 first_name=first_name, last_name="Testsson")
+
+
+def consent_of_all(world, case, *, organisations, categories):
+    """Grants by every giver the case needs now (the young person from the own-consent
+    age, each custodian), all to the same scope; returns them."""
+    from consent import rules, services
+    from consent.enforcement import case_consent
+
+    grants = []
+    for giver in case_consent(case).required or []:
+        grants.append(services.grant_record(
+            user=world.coordinator, case_id=case.pk,
+            giver_type="youth" if giver == rules.Giver.youth() else "guardian",
+            guardian_id=None if giver == rules.Giver.youth() else giver.id,
+            organisations=[world.orgs[key].pk for key in organisations],
+            categories=list(categories), purpose="Samordnade insatser", form="written"))
+    return grants

@@ -113,6 +113,18 @@ MATRIX = {
         API, "get", "/api/v1/cases/{case}/consent-status/", None, team(200, anonymous=401)),
     "^api/(?!schema/$|docs/$)": (API, "get", "/api/v1/finns-inte/", None,
                                  by_role(404, **{ANON: 401})),
+    "arenden/<int:case_id>/kartlaggning/": (PAGE, "get", "/arenden/{case}/kartlaggning/",
+                                            None, team(200)),
+    "arenden/<int:case_id>/kartlaggning/ny/": (
+        PAGE, "get", "/arenden/{case}/kartlaggning/ny/", None, team(200)),
+    # no versions named: the member is sent back to the list with the message
+    "arenden/<int:case_id>/kartlaggning/jamfor/": (
+        PAGE, "get", "/arenden/{case}/kartlaggning/jamfor/", None, team(302)),
+    "api/v1/cases/<int:case_id>/assessments/": (
+        API, "get", "/api/v1/cases/{case}/assessments/", None, team(200, anonymous=401)),
+    "api/v1/cases/<int:case_id>/assessments/compare/": (
+        API, "get", "/api/v1/cases/{case}/assessments/compare/", None,
+        team(400, anonymous=401)),
     "arenden/<int:case_id>/tidslinje/": (PAGE, "get", "/arenden/{case}/tidslinje/", None,
                                          team(200)),
     "arenden/<int:case_id>/status/": (PAGE, "post", "/arenden/{case}/status/", {},
@@ -170,6 +182,8 @@ EXTRA = [
     (PAGE, "post", "/arenden/nytt/", {},
      by_role(403, koordinator=400, koordinator2=400, **{ANON: 302})),
     (PAGE, "post", "/arenden/{case}/avsluta/", {}, team(403, lead=400)),
+    (PAGE, "post", "/arenden/{case}/kartlaggning/ny/", {}, team(400)),
+    (API, "post", "/api/v1/cases/{case}/assessments/", {}, team(400, anonymous=401)),
     (PAGE, "post", "/arenden/{case}/oppna-igen/", {}, team(403)),
     (PAGE, "post", "/signaler/ny/", {},
      by_role(400, revisor=403, analytiker=403, admin=403, **{ANON: 302})),

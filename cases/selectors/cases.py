@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 import audit
 from audit.models import Action
 from cases import policy
-from cases.models import Case, CaseMember, Entry, Guardian, Signal
+from cases.models import Assessment, Case, CaseMember, Entry, Guardian, Signal
+from cases.selectors.assessments import latest_assessment
 from sspf.crypto import blind_index
 from sspf.personnummer import InvalidIdentityNumber, parse
 
@@ -171,6 +172,7 @@ class CaseDetail:
     show_contact: bool
     may_manage: bool
     may_add_entry: bool
+    assessment: Assessment | None = None
 
 
 def case_detail(*, user, case_id, entry_page: int | str = 1,
@@ -200,13 +202,15 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
             show_contact=show_contact,
             may_manage=may_manage,
             may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),
+            assessment=latest_assessment(user, case),
         )
         # Withheld contact details do not travel to the template at all, so no template
         # change or debug output can show them; these instances are never saved.
         if not show_contact:
             for person in (case.youth, *guardians):
                 withhold_contact(person)
-        _record_case_detail(user, case, guardians, entries)
+        _record_case_detail(user, case, guardians,
+                            [*entries, *([detail.assessment] if detail.assessment else [])])
         _flag([case])
     return detail
 

@@ -5,6 +5,7 @@ is written; a write the policy refuses because the case is closed raises
 ``policy.CaseClosed`` (409) before the input is read."""
 
 from cases.services._base import StaleVersion
+from cases.services.assessments import assessment_add
 from cases.services.cases import (
     CaseReferred,
     case_create,
@@ -24,6 +25,7 @@ __all__ = [
     "CaseReferred",
     "StaleVersion",
     "TriageAction",
+    "assessment_add",
     "case_close",
     "case_create",
     "case_reopen",

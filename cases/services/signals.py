@@ -38,16 +38,6 @@ from cases.services.facts import refresh_facts
 from sspf.crypto import blind_index
 from sspf.models import Organisation
 
-# The information category of what an organisation of each kind reports.
-CATEGORY_OF_KIND = {
-    Organisation.Kind.SCHOOL: Category.SCHOOL,
-    Organisation.Kind.SOCIAL_SERVICES: Category.SOCIAL,
-    Organisation.Kind.POLICE: Category.POLICE,
-    Organisation.Kind.LEISURE: Category.LEISURE,
-    Organisation.Kind.COORDINATION: Category.BASIC,
-    Organisation.Kind.OTHER: Category.BASIC,
-}
-
 # SoL = socialtjänstlagen (2001:453); 14 kap. 1 § obliges schools, police and others
 # to report to social services what may mean a child needs its protection.
 REPORT_OF_CONCERN_BASIS = "Orosanmälan enligt 14 kap. 1 § SoL"
@@ -121,7 +111,7 @@ def signal_raise(*, user, concerns, text: str, personnummer: str = "", first_nam
             protected_identity=True).exists())
         signal = Signal.objects.create(
             municipality=municipality, author=user, source_org=user.organisation,
-            category=CATEGORY_OF_KIND[user.organisation.kind],
+            category=Category.of_organisation(user.organisation),
             personnummer=number.formatted if number else "", personnummer_index=index,
             first_name=first_name, last_name=last_name, school=school, concerns=codes,
             text=text, report_of_concern_made=made,
