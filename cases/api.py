@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Page
+from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -21,11 +22,13 @@ from rest_framework.response import Response
 from cases import policy, selectors, services
 from cases.models import (
     ENTRY_TEXT_MAX_LENGTH,
+    PLAN_TEXT_MAX_LENGTH,
     SIGNAL_TEXT_MAX_LENGTH,
     STATUS_REASON_MAX_LENGTH,
     Case,
     CaseMember,
     ClosureReason,
+    Commitment,
     Domain,
     Entry,
     FactorKind,
@@ -438,8 +441,12 @@ class SignalTriageOut(SignalOut):
     triaged_at = serializers.DateTimeField(allow_null=True)
 
 
-def _signal_out(user):
-    return SignalTriageOut if policy.coordinates(user) else SignalOut
+class SignalAnyOut(serializers.BaseSerializer):
+    """Each signal as the caller sees it (``signal.whole``, set by the selector): as the
+    triage does, or as its reporter does."""
+
+    def to_representation(self, signal):
+        return (SignalTriageOut if getattr(signal, "whole", False) else SignalOut)(signal).data
 
 
 class SignalPageOut(serializers.Serializer):
@@ -472,13 +479,13 @@ class SignalsView(TokenAPIView):
                                OpenApiParameter("page", int)],
                    responses=SignalPageOut,
                    description="The caller's own signals; for a coordinator the "
-                               "municipality's (the fields of SignalOut for a reporter).")
+                               "municipality's. A signal taken up into a case the caller "
+                               "does not coordinate has only the fields of SignalOut.")
     def get(self, request):
         status_filter = request.query_params.get("status", "")
         page = selectors.signal_page(user=request.user, status=status_filter,
                                      page=request.query_params.get("page", 1))
-        return Response(_page_payload(request, page, _signal_out(request.user),
-                                      status=status_filter))
+        return Response(_page_payload(request, page, SignalAnyOut, status=status_filter))
 
     @extend_schema(request=SignalIn, responses={201: SignalCreatedOut})
     def post(self, request):
@@ -495,7 +502,7 @@ class SignalDetailView(TokenAPIView):
     @extend_schema(responses=SignalTriageOut)
     def get(self, request, signal_id):
         signal = selectors.signal_detail(user=request.user, signal_id=signal_id)
-        return Response(_signal_out(request.user)(signal).data)
+        return Response(SignalAnyOut(signal).data)
 
 
 class SignalTriageView(TokenAPIView):
@@ -603,3 +610,158 @@ class AssessmentCompareView(TokenAPIView):
             second=request.query_params.get("to"))
         return Response({"from": AssessmentOut(older).data, "to": AssessmentOut(newer).data,
                          "changes": ChangeOut(changes, many=True).data})
+
+
+# --- action plan, commitments, follow-ups -------------------------------------------------
+
+class PlanOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    source_org = OrganisationOut()
+    category = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    goals = serializers.CharField()
+    agreed_on = serializers.DateField(allow_null=True)
+
+
+class CommitmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    source_org = OrganisationOut(help_text="The organisation that owns the commitment.")
+    category = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    responsible = serializers.CharField(source="responsible.username")
+    description = serializers.CharField()
+    due_on = serializers.DateField()
+    status = serializers.ChoiceField(choices=Commitment.Status.choices)
+    overdue = serializers.SerializerMethodField()
+
+    def get_overdue(self, commitment) -> bool:
+        return (commitment.status in Commitment.OPEN_STATUSES
+                and commitment.due_on < timezone.localdate())
+
+
+class FollowUpOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    source_org = OrganisationOut()
+    category = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    due_on = serializers.DateField()
+    held_on = serializers.DateField(allow_null=True)
+    outcome = serializers.CharField()
+    note = serializers.CharField()
+    propose_closure = serializers.BooleanField()
+
+
+def _page_out(name, item):
+    return inline_serializer(name, {
+        "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
+        "previous": serializers.CharField(allow_null=True), "results": item(many=True)})
+
+
+class ActionPlanView(TokenAPIView):
+    class PlanIn(serializers.Serializer):
+        goals = serializers.CharField(max_length=PLAN_TEXT_MAX_LENGTH, allow_blank=True)
+
+    @extend_schema(responses=inline_serializer("ActionPlanAnswer", {
+        "plan": PlanOut(allow_null=True), "commitments": CommitmentOut(many=True),
+        "next_follow_up": FollowUpOut(allow_null=True)}))
+    def get(self, request, case_id):
+        _case, view = selectors.plan_detail(user=request.user, case_id=case_id)
+        return Response({
+            "plan": PlanOut(view.plan).data if view.plan else None,
+            "commitments": CommitmentOut(view.commitments, many=True).data,
+            "next_follow_up": FollowUpOut(view.next_follow_up).data
+            if view.next_follow_up else None,
+        })
+
+    @extend_schema(request=PlanIn, responses={200: PlanOut})
+    def put(self, request, case_id):
+        policy.require_case(request.user, case_id, policy.CaseAction.EDIT_PLAN)
+        data = self.PlanIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        plan = services.plan_save(user=request.user, case_id=case_id, **data.validated_data)
+        return Response(PlanOut(plan).data)
+
+
+class PlanAgreeView(TokenAPIView):
+    @extend_schema(request=None, responses={200: PlanOut})
+    def post(self, request, case_id):
+        plan = services.plan_agree(user=request.user, case_id=case_id)
+        return Response(PlanOut(plan).data)
+
+
+class CommitmentsView(CaseSubresourceView):
+    class CommitmentIn(serializers.Serializer):
+        organisation = serializers.IntegerField(min_value=1, help_text="A team organisation.")
+        responsible = serializers.CharField(max_length=150, help_text="A team member's "
+                                            "username, of that organisation.")
+        description = serializers.CharField(max_length=PLAN_TEXT_MAX_LENGTH,
+                                            allow_blank=True)
+        due_on = serializers.DateField()
+
+    @extend_schema(parameters=[OpenApiParameter("page", int)],
+                   responses=_page_out("CommitmentPage", CommitmentOut))
+    def get(self, request, case_id):
+        page = selectors.commitment_page(user=request.user, case_id=case_id,
+                                         page=request.query_params.get("page", 1))
+        return Response(_page_payload(request, page, CommitmentOut))
+
+    @extend_schema(request=CommitmentIn, responses={201: CommitmentOut})
+    def post(self, request, case_id):
+        return self.created(
+            request, case_id, action=policy.CaseAction.EDIT_PLAN, body=self.CommitmentIn,
+            out=CommitmentOut, write=lambda values: services.commitment_add(
+                user=request.user, case_id=case_id, **values))
+
+
+class CommitmentDetailView(TokenAPIView):
+    class StatusIn(serializers.Serializer):
+        status = serializers.CharField(max_length=20)
+
+    @extend_schema(request=StatusIn, responses={200: CommitmentOut})
+    def patch(self, request, commitment_id):
+        policy.require_case_object(request.user, Commitment, commitment_id)
+        data = self.StatusIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        commitment = services.commitment_set_status(
+            user=request.user, commitment_id=commitment_id, **data.validated_data)
+        return Response(CommitmentOut(commitment).data)
+
+
+class FollowUpsView(CaseSubresourceView):
+    class FollowUpIn(serializers.Serializer):
+        held_on = serializers.DateField()
+        outcome = serializers.CharField(max_length=20)
+        note = serializers.CharField(max_length=PLAN_TEXT_MAX_LENGTH, required=False,
+                                     allow_blank=True, default="")
+        next_on = serializers.DateField(required=False, allow_null=True, default=None)
+        propose_closure = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(parameters=[OpenApiParameter("page", int)],
+                   responses=_page_out("FollowUpPage", FollowUpOut))
+    def get(self, request, case_id):
+        page = selectors.follow_up_page(user=request.user, case_id=case_id,
+                                        page=request.query_params.get("page", 1))
+        return Response(_page_payload(request, page, FollowUpOut))
+
+    @extend_schema(request=FollowUpIn, responses={201: FollowUpOut})
+    def post(self, request, case_id):
+        return self.created(
+            request, case_id, action=policy.CaseAction.EDIT_PLAN, body=self.FollowUpIn,
+            out=FollowUpOut, write=lambda values: services.follow_up_record(
+                user=request.user, case_id=case_id, **values))
+
+
+class DueItemOut(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["follow_up", "commitment"])
+    id = serializers.IntegerField()
+    case = serializers.IntegerField()
+    due_on = serializers.DateField()
+
+
+class DueView(TokenAPIView):
+    @extend_schema(responses=inline_serializer("Due", {
+        "due_this_week": DueItemOut(many=True), "overdue": DueItemOut(many=True)}))
+    def get(self, request):
+        result = selectors.due(user=request.user)
+        return Response({"due_this_week": DueItemOut(result.due_this_week, many=True).data,
+                         "overdue": DueItemOut(result.overdue, many=True).data})

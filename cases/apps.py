@@ -22,6 +22,7 @@ class CasesConfig(AppConfig):
         register_flagger(policy.flag_protected_identity)
 
         from cases import services
+        from cases.triggers import CASE_GUARD  # noqa: F401  (registers the database guard)
         from sspf.services import (
             OrganisationMoveHook,
             ReassignmentHook,

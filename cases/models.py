@@ -33,6 +33,7 @@ ENTRY_TEXT_MAX_LENGTH = 20_000
 SIGNAL_TEXT_MAX_LENGTH = 5_000
 STATUS_REASON_MAX_LENGTH = 2_000
 FACTOR_NOTE_MAX_LENGTH = 2_000
+PLAN_TEXT_MAX_LENGTH = 5_000
 
 
 class Gender(models.TextChoices):
@@ -517,3 +518,95 @@ class Factor(EncryptedModel):
 
     def __str__(self) -> str:
         return f"Faktor #{self.pk}"
+
+
+class ActionPlan(CaseItem):
+    """The case's åtagandeplan: its goals (encrypted) and, through ``Commitment``, who
+    does what by when. One per case; the coordinators edit it. Agreed once, it moves
+    the case to active and the follow-ups start."""
+
+    reaches_case_coordinators = True
+
+    goals = EncryptedTextField(_("mål"), max_length=PLAN_TEXT_MAX_LENGTH)
+    agreed_on = models.DateField(_("överenskommen"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("åtagandeplan")
+        verbose_name_plural = _("åtagandeplaner")
+        constraints = [
+            CaseItem.recipient_needs_basis("actionplan_statutory_recipient_needs_basis"),
+            models.UniqueConstraint(fields=["case"], name="actionplan_one_per_case"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Åtagandeplan #{self.pk}"
+
+
+class Commitment(CaseItem):
+    """What one partner organisation on the team promised: the organisation is the
+    item's ``source_org`` (its information, in its category), with a responsible member
+    of it; the coordinator who wrote it down is the author. The responsible person and
+    the coordinators update its status."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planerad")
+        ONGOING = "ongoing", _("Pågår")
+        DONE = "done", _("Klar")
+        DROPPED = "dropped", _("Struken")
+
+    OPEN_STATUSES = (Status.PLANNED, Status.ONGOING)
+    reaches_case_coordinators = True
+
+    responsible = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="commitments")
+    description = EncryptedTextField(_("beskrivning"), max_length=PLAN_TEXT_MAX_LENGTH)
+    due_on = models.DateField(_("klart senast"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.PLANNED)
+
+    class Meta:
+        verbose_name = _("åtagande")
+        verbose_name_plural = _("åtaganden")
+        ordering = ["due_on", "id"]
+        constraints = [
+            CaseItem.recipient_needs_basis("commitment_statutory_recipient_needs_basis")]
+        indexes = [models.Index(fields=["status", "due_on"], name="commitment_due")]
+
+    def __str__(self) -> str:
+        return f"Åtagande #{self.pk}"
+
+
+class FollowUp(CaseItem):
+    """One follow-up of the plan: scheduled for ``due_on``, and once held, when, with
+    what outcome and note, and whether it proposed closing the case. Holding one
+    schedules the next, unless it proposes closure."""
+
+    class Outcome(models.TextChoices):
+        IMPROVED = "improved", _("Förbättrat")
+        UNCHANGED = "unchanged", _("Oförändrat")
+        WORSENED = "worsened", _("Försämrat")
+
+    reaches_case_coordinators = True
+
+    due_on = models.DateField(_("planerad"))
+    held_on = models.DateField(_("hölls"), null=True, blank=True)
+    outcome = models.CharField(_("utfall"), max_length=10, choices=Outcome.choices,
+                               blank=True)
+    note = EncryptedTextField(_("anteckning"), max_length=PLAN_TEXT_MAX_LENGTH, blank=True)
+    propose_closure = models.BooleanField(_("föreslår avslut"), default=False)
+
+    class Meta:
+        verbose_name = _("uppföljning")
+        verbose_name_plural = _("uppföljningar")
+        ordering = ["due_on", "id"]
+        constraints = [
+            CaseItem.recipient_needs_basis("followup_statutory_recipient_needs_basis"),
+            # At most one follow-up waits to be held in a case at a time.
+            models.UniqueConstraint(fields=["case"], condition=models.Q(held_on__isnull=True),
+                                    name="followup_one_scheduled_per_case"),
+        ]
+        indexes = [models.Index(fields=["held_on", "due_on"], name="followup_due")]
+
+    def __str__(self) -> str:
+        return f"Uppföljning #{self.pk}"

@@ -84,6 +84,8 @@ class CaseAction(Enum):
     REOPEN = "reopen"  # open a closed case again
     ATTACH_SIGNAL = "attach_signal"  # take a signal up into the case
     ADD_ASSESSMENT = "add_assessment"  # a new version of the kartläggning
+    EDIT_PLAN = "edit_plan"  # the action plan, its commitments, the follow-ups
+    UPDATE_COMMITMENT = "update_commitment"  # a commitment's status (its owner; see below)
 
 
 def works_on_cases(user) -> bool:
@@ -166,6 +168,8 @@ ACTIONS: dict[CaseAction, tuple[Callable[[object, Case], bool], ...]] = {
     CaseAction.REOPEN: (_closed, _manages),
     CaseAction.ATTACH_SIGNAL: (_open, _manages),
     CaseAction.ADD_ASSESSMENT: (_open, _adds_entries),
+    CaseAction.EDIT_PLAN: (_open, _manages),
+    CaseAction.UPDATE_COMMITMENT: (_open,),
 }
 
 
@@ -242,6 +246,29 @@ def require_case_object(user, model, object_id, action: CaseAction = CaseAction.
     return obj
 
 
+def managed_cases(user) -> QuerySet[Case]:
+    """The cases the user sees as one of their coordinators."""
+    if not (works_on_cases(user) and user.role == Role.COORDINATOR
+            and role_grants(user, "cases.manage_case")):
+        return Case.objects.none()
+    return visible_cases(user).filter(pk__in=_object_permission(user, "manage_case"))
+
+
+def may_update_commitment(user, commitment) -> bool:
+    """A commitment's status is changed by its responsible person and by the case's
+    coordinators (the commitment is seen first, through ``visible_items``)."""
+    return commitment.responsible_id == user.pk or _manages(user, commitment.case)
+
+
+def may_receive(account, case: Case, category: str, sources: frozenset[int]) -> bool:
+    """Whether information of ``category`` from one of ``sources`` may reach the
+    account's organisation: its own, or by a registered disclosure rule (the effective
+    consent). Asked for who may take part in a meeting."""
+    if account.organisation_id in sources:
+        return True
+    return any(rule(account, case, category, sources) for rule in _disclosure_rules)
+
+
 def coordinates(user) -> bool:
     """An SSPF coordinator acting for an organisation (the coordinators' start page,
     triage of signals)."""
@@ -259,9 +286,23 @@ def visible_signals(user) -> QuerySet[Signal]:
     own, a coordinator every signal of their municipality (the triage queue)."""
     if not works_on_cases(user):
         return Signal.objects.none()
-    if coordinates(user):
-        return Signal.objects.filter(municipality_id=user.organisation.municipality_id)
-    return Signal.objects.filter(author=user)
+    own = Q(author=user)
+    if not coordinates(user):
+        return Signal.objects.filter(own)
+    # Once taken up a signal is an item of its case: only that case's coordinators see
+    # it whole (and the case it went to); the others, the reporter included, see it as
+    # they would outside the case.
+    return Signal.objects.filter(municipality_id=user.organisation.municipality_id).filter(
+        own | Q(case__isnull=True) | Q(case__in=managed_cases(user)))
+
+
+def sees_signal_whole(user, signal: Signal) -> bool:
+    """Whether the user sees a signal as the triage does (who reported it, the case it
+    went to, the protected-identity mark): a coordinator, for a signal not taken up or
+    taken up into a case they coordinate; the reporter otherwise sees what they wrote."""
+    if not may_triage(user):
+        return False
+    return signal.case_id is None or managed_cases(user).filter(pk=signal.case_id).exists()
 
 
 def may_triage(user) -> bool:
@@ -314,7 +355,19 @@ def register_crossing_rule(rule: Callable[[object, Case], Q]) -> None:
         _crossing_rules.append(rule)
 
 
-def visible_items(user, case: Case, model: type[CaseItem]) -> QuerySet:
+def crossing(user, case: Case) -> Q:
+    """What lets another organisation's item reach the user in this case: a statutory
+    basis naming their organisation, or a registered crossing rule (the effective
+    consent), over the fields of ``CaseItem``. Read once for a page that shows several
+    item types, and handed to ``visible_items``."""
+    crosses = Q(statutory_recipient_id=user.organisation_id)
+    for rule in _crossing_rules:
+        crosses |= rule(user, case)
+    return crosses
+
+
+def visible_items(user, case: Case, model: type[CaseItem], *, crosses: Q | None = None
+                  ) -> QuerySet:
     """The items of one type (any ``CaseItem``) of a case, already checked visible,
     that cross to the user's organisation: its own, those whose statutory basis names it
     as the recipient, and those a registered crossing rule (the effective consent) lets
@@ -325,10 +378,9 @@ def visible_items(user, case: Case, model: type[CaseItem]) -> QuerySet:
     items = model.objects.filter(case=case)
     if model.reaches_case_coordinators and _manages(user, case):
         return items  # addressed to the coordination (a signal): its coordinators see all
-    crosses = Q(source_org_id=user.organisation_id) | Q(statutory_recipient_id=user.organisation_id)
-    for rule in _crossing_rules:
-        crosses |= rule(user, case)
-    return items.filter(crosses)
+    if crosses is None:
+        crosses = crossing(user, case)
+    return items.filter(Q(source_org_id=user.organisation_id) | crosses)
 
 
 def visible_entries(user, case: Case) -> QuerySet[Entry]:
@@ -336,6 +388,11 @@ def visible_entries(user, case: Case) -> QuerySet[Entry]:
 
 
 PROTECTED_FLAG = "protected_identity"
+
+
+def _an_id(value: str) -> bool:
+    """A string that can be a primary key (a refused request records what it was sent)."""
+    return value.isdigit() and 0 < int(value) <= MAX_ID
 
 
 def flag_protected_identity(events) -> None:
@@ -352,17 +409,17 @@ def flag_protected_identity(events) -> None:
     cases = {case_id for case_id, _ in rows}
     youths = {youth_id for _, youth_id in rows}
     guardian_ids = {int(e.object_id) for e in events
-                    if e.object_type == "cases.Guardian" and e.object_id.isdigit()}
+                    if e.object_type == "cases.Guardian" and _an_id(e.object_id)}
     guardians = set(Guardian.objects.filter(pk__in=guardian_ids, protected_identity=True)
                     .values_list("pk", flat=True)) if guardian_ids else set()
     signal_ids = {int(e.object_id) for e in events
-                  if e.object_type == "cases.Signal" and e.object_id.isdigit()}
+                  if e.object_type == "cases.Signal" and _an_id(e.object_id)}
     signals = set(Signal.objects.filter(pk__in=signal_ids, protected_identity=True)
                   .values_list("pk", flat=True)) if signal_ids else set()
     protected_objects = {"cases.Guardian": guardians, "cases.Signal": signals}
     for event in events:
         if (event.case_id in cases or event.youth_id in youths
-                or (event.object_id.isdigit()
+                or (_an_id(event.object_id)
                     and int(event.object_id) in protected_objects.get(event.object_type, ()))):
             add_flag(event, PROTECTED_FLAG)
 

@@ -237,11 +237,11 @@ def _youth_withdrawal_stands(case) -> bool:
     return latest is not None and latest["withdrawn_at"] is not None
 
 
-def require_grant(user, grant_id) -> ConsentGrant:
-    """The grant, if the user may record consent on its case; else a recorded 404/403.
-    A missing grant and one in a case the user does not see answer alike."""
-    return policy.require_case_object(user, ConsentGrant, grant_id,
-                                      policy.CaseAction.RECORD_CONSENT)
+def require_grant(user, grant_id, action=policy.CaseAction.RECORD_CONSENT) -> ConsentGrant:
+    """The grant, if the user may do ``action`` (record consent, by default) on its
+    case; else a recorded 404/403 (409 for a write to a closed case). A missing grant and
+    one in a case the user does not see answer alike."""
+    return policy.require_case_object(user, ConsentGrant, grant_id, action)
 
 
 def withdrawal_refusal(grant: ConsentGrant, *, now=None) -> str | None:
@@ -310,7 +310,8 @@ def document_kind(data: bytes) -> tuple[str, str] | None:
 
 
 def document_attach(*, user, grant_id, data: bytes) -> ConsentDocument:
-    grant = require_grant(user, grant_id)
+    # A closed case is read-only: its forms are kept, a new one is not taken.
+    grant = require_grant(user, grant_id, policy.CaseAction.NEW_CONSENT)
     if not data:
         raise ValidationError({"document": [_("Välj en fil att ladda upp.")]})
     if len(data) > DOCUMENT_MAX_BYTES:

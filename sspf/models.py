@@ -74,7 +74,13 @@ class Municipality(models.Model):
             models.CheckConstraint(
                 condition=models.Q(age_min__lte=models.F("age_max")),
                 name="municipality_age_span_ordered",
-            )
+            ),
+            # Gallring's permission to delete consent records rests on this period
+            # (consent/triggers.py): the database holds it to the validators' range.
+            models.CheckConstraint(
+                condition=models.Q(retention_years__gte=1, retention_years__lte=10),
+                name="municipality_retention_1_to_10_years",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -351,6 +351,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.write_checkpoint",
         "schedule": timedelta(minutes=SSPF_AUDIT_CHECKPOINT_MINUTES),
     },
+    "follow-up-reminders-daily": {
+        "task": "cases.remind_due",
+        "schedule": crontab(hour=6, minute=30),
+    },
     "gallring-daily": {
         "task": "cases.gallra",
         "schedule": crontab(hour=3, minute=15),

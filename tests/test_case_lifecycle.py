@@ -3,12 +3,15 @@ coordinators, every move recorded; a closed case is read-only (409) but consent 
 still be withdrawn; reopening; the timeline; the anonymous facts."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from audit.models import AccessEvent, Action
 from cases import services
 from cases.models import Case, CaseFacts, CaseStatusChange, Entry
 from consent import services as consent_services
+from consent.models import ConsentDocument
+from tests.conftest import log_in_verified
 from tests.factories import open_case
 from tests.factories import youth_number as number
 
@@ -211,8 +214,6 @@ def test_the_facts_name_no_one(world, case):
 
 
 def test_the_case_page_moves_closes_and_reopens(world, case, client):
-    from tests.conftest import log_in_verified
-
     log_in_verified(client, world.coordinator)
     page = client.get(f"/arenden/{case.pk}/").content.decode()
     assert "Byt status" in page
@@ -230,3 +231,34 @@ def test_the_case_page_moves_closes_and_reopens(world, case, client):
     assert client.post(f"/arenden/{case.pk}/oppna-igen/",
                        {"reason": "Ny oro"}).status_code == 302
     assert Case.objects.get(pk=case.pk).status == "active"
+
+
+PDF = b"%PDF-1.7\n" + b"Underskrift " * 50
+
+
+def youth_grant(world, case):
+    return consent_services.grant_record(
+        user=world.coordinator, case_id=case.pk, giver_type="youth",
+        organisations=[world.orgs["school"].pk, world.orgs["coordination"].pk],
+        categories=["school"], purpose="Samordning", form="written")
+
+
+def test_a_signed_form_cannot_be_uploaded_to_a_closed_case(world, client):
+    case = open_case(world, personnummer=number(16), team=["school"])
+    grant = youth_grant(world, case)
+    services.case_close(user=world.coordinator, case_id=case.pk, reason="moved")
+    log_in_verified(client, world.coordinator)
+    response = client.post(f"/samtycken/{grant.pk}/blankett/",
+                           {"document": SimpleUploadedFile("s.pdf", PDF)})
+    assert response.status_code == 409
+    assert not ConsentDocument.objects.filter(grant=grant).exists()
+
+
+def test_the_case_page_links_the_timeline(world, client):
+    case = open_case(world, personnummer=number(16), team=["school"])
+    services.case_set_status(user=world.coordinator, case_id=case.pk, status="active")
+    log_in_verified(client, world.coordinator)
+    page = client.get(f"/arenden/{case.pk}/").content.decode()
+    assert "Inget att visa ännu." not in page, (
+        "the case page's timeline section is rendered without events (the view no "
+        "longer passes them), so it says nothing has happened")

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from audit.models import AccessEvent, Action
 from cases import policy, services
-from cases.models import Case, Signal
+from cases.models import Case, Signal, Youth
+from tests.conftest import log_in_verified
 from tests.factories import open_case
 from tests.factories import youth_number as number
 
@@ -230,7 +231,6 @@ def test_a_signal_about_a_protected_identity_is_marked_and_every_access_flagged(
 
 def test_the_signal_pages(world, client):
     from sspf.roles import Role
-    from tests.conftest import log_in_verified
     from tests.factories import make_staff
 
     counsellor = make_staff("kurator-sida", role=Role.SCHOOL_STAFF,
@@ -251,3 +251,95 @@ def test_the_signal_pages(world, client):
     assert "personnummer" in bad.content.decode()
     assert Signal.objects.count() == 1
     assert client.get(f"/signaler/{signal.pk}/hantera/").status_code == 403
+
+
+
+@pytest.fixture
+def second_coordinator(world):
+    """Another coordinator of the same municipality, on no case's team."""
+    from sspf.roles import Role
+    from tests.factories import make_staff
+
+    return make_staff("koordinator-b", role=Role.COORDINATOR,
+                      organisation=world.orgs["coordination"])
+
+
+def test_a_coordinator_off_the_team_learns_neither_the_case_nor_the_item_from_the_signal(
+        world, second_coordinator, api_client):
+    pnr = number()
+    signal = raise_signal(world["police"], personnummer=pnr, first_name="Kim",
+                          last_name="Berg", text="Polisens iakttagelse om Kim")
+    services.signal_triage(user=world.coordinator, signal_id=signal.pk, action="open_case")
+    case_id = Signal.objects.get(pk=signal.pk).case_id
+    client = api_client(second_coordinator)
+    # the case itself is invisible to this coordinator ...
+    assert client.get(f"{API}cases/{case_id}/").status_code == 404
+    assert client.get(f"{API}cases/{case_id}/entries/").status_code == 404
+    # ... but the signal, now an item of that case, still tells which case the youth
+    # has and shows the item's text past the team and consent gates
+    response = client.get(f"{API}signals/{signal.pk}/")
+    listed = client.get(f"{API}signals/").content.decode()
+    leaked = []
+    if response.status_code == 200:
+        body = response.json()
+        if body.get("case") == case_id:
+            leaked.append("case id")
+        if "Polisens iakttagelse" in body.get("text", ""):
+            leaked.append("item text")
+    if f'"case":{case_id}' in listed.replace(" ", ""):
+        leaked.append("case id in the list")
+    assert not leaked, f"a coordinator off the team gets: {leaked}"
+
+
+def test_attaching_a_signal_with_a_protected_identity_protects_the_youth(world, api_client):
+    pnr = number()
+    case = open_case(world, personnummer=pnr, team=["school"])
+    signal = raise_signal(world["police"], personnummer=pnr, protected_identity=True)
+    response = api_client(world.coordinator).post(
+        f"{API}signals/{signal.pk}/triage/", {"action": "attach", "case": case.pk},
+        format="json")
+    assert response.status_code == 200
+    # opening a case from the same signal would have protected the youth; attaching does not
+    assert Youth.objects.get(pk=case.youth_id).protected_identity, (
+        "the reporter said the youth has a protected identity, yet the case's youth is "
+        "not protected: contact details go to the team and reads go unflagged")
+
+
+@pytest.mark.parametrize("path", ["{api}signals/{id}/", "{api}signals/{id}/triage/"])
+def test_a_signal_id_beyond_bigint_answers_404(world, api_client, path):
+    url = path.format(api=API, id=2**63)
+    client = api_client(world.coordinator)
+    response = (client.post(url, {"action": "dismiss", "reason": "x"}, format="json")
+                if url.endswith("triage/") else client.get(url))
+    assert response.status_code == 404
+
+
+def test_the_signal_page_with_an_id_beyond_bigint_answers_404(world, client):
+    log_in_verified(client, world["school"])
+    assert client.get(f"/signaler/{2**63}/").status_code == 404
+
+
+def test_a_case_opened_meanwhile_is_answered_and_the_referral_kept(world, second_coordinator,
+                                                                  monkeypatch):
+    """Another coordinator opens a case for the young person between triage's check and
+    its write: the triage is undone, and the referral it answers with is kept."""
+    from audit.models import AccessEvent, Action
+    from cases.services import signals as signal_services
+    from sspf.models import Notification
+
+    pnr = number()
+    open_case(world, personnummer=pnr)  # led by world.coordinator
+    signal = raise_signal(world["police"], personnummer=pnr, first_name="Kim",
+                          last_name="Berg")
+    real = signal_services._open_case_of
+    calls = iter([None])  # the check finds nothing; the answer afterwards finds the case
+    monkeypatch.setattr(signal_services, "_open_case_of",
+                        lambda *args: next(calls, None) or real(*args))
+    with pytest.raises(services.CaseReferred):
+        services.signal_triage(user=second_coordinator, signal_id=signal.pk,
+                               action="open_case")
+    assert Signal.objects.get(pk=signal.pk).status == Signal.Status.NEW
+    assert Case.objects.count() == 1
+    assert Notification.objects.filter(user=world.coordinator).exists()
+    assert AccessEvent.objects.filter(action=Action.CASE_REFERRED,
+                                      actor_username=second_coordinator.username).exists()

@@ -27,6 +27,15 @@ from cases.selectors.cases import (
     statutory_recipients,
     withhold_contact,
 )
+from cases.selectors.plans import (
+    Due,
+    PlanView,
+    commitment_page,
+    due,
+    follow_up_page,
+    plan_detail,
+    plan_view,
+)
 from cases.selectors.signals import new_signal_count, signal_detail, signal_page
 from cases.selectors.timeline import TimelineEvent, case_timeline, register_timeline_source
 
@@ -34,6 +43,8 @@ __all__ = [
     "PAGE_SIZE",
     "PNR_INDEX",
     "CaseDetail",
+    "Due",
+    "PlanView",
     "StartSection",
     "TimelineEvent",
     "assessment_compare",
@@ -43,12 +54,17 @@ __all__ = [
     "case_page_sections",
     "case_search",
     "case_timeline",
+    "commitment_page",
     "coordinator_open_cases",
+    "due",
     "entry_page",
+    "follow_up_page",
     "guardian_list",
     "latest_assessment",
     "new_signal_count",
     "personnummer_index",
+    "plan_detail",
+    "plan_view",
     "register_case_flags",
     "register_case_page_section",
     "register_start_section",

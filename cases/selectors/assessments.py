@@ -18,8 +18,8 @@ from cases.models import Assessment, Case, Domain, Factor, FactorKind, Level
 PAGE_SIZE = 25
 
 
-def _visible(user, case: Case) -> QuerySet[Assessment]:
-    return policy.visible_items(user, case, Assessment).select_related(
+def _visible(user, case: Case, crosses=None) -> QuerySet[Assessment]:
+    return policy.visible_items(user, case, Assessment, crosses=crosses).select_related(
         "source_org", "author").prefetch_related(
         Prefetch("factors", queryset=Factor.objects.order_by("domain", "kind")))
 
@@ -37,10 +37,10 @@ def assessment_page(*, user, case_id, page: int | str = 1, per_page: int = PAGE_
     return result
 
 
-def latest_assessment(user, case: Case) -> Assessment | None:
+def latest_assessment(user, case: Case, crosses=None) -> Assessment | None:
     """The newest version the user may see, for the case page (recorded by the caller
     with the rest of the page)."""
-    return _visible(user, case).order_by("-number").first()
+    return _visible(user, case, crosses).order_by("-number").first()
 
 
 @dataclass

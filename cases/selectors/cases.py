@@ -16,6 +16,7 @@ from audit.models import Action
 from cases import policy
 from cases.models import Assessment, Case, CaseMember, Entry, Guardian, Signal
 from cases.selectors.assessments import latest_assessment
+from cases.selectors.plans import PlanView, plan_view
 from sspf.crypto import blind_index
 from sspf.personnummer import InvalidIdentityNumber, parse
 
@@ -173,6 +174,7 @@ class CaseDetail:
     may_manage: bool
     may_add_entry: bool
     assessment: Assessment | None = None
+    plan: PlanView | None = None
 
 
 def case_detail(*, user, case_id, entry_page: int | str = 1,
@@ -188,7 +190,9 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
             .order_by("added_at")
         )
         case.active_members = members
-        entries_shown = _visible_entry_page(user, case, entry_page, per_page)
+        # What lets other organisations' items through, read once for every item type.
+        crosses = policy.crossing(user, case)
+        entries_shown = _visible_entry_page(user, case, entry_page, per_page, crosses)
         entries = entries_shown.object_list
         may_manage = policy.may(user, case, policy.CaseAction.MANAGE)
         show_contact = policy.may_see_contact_details(user, case, guardians,
@@ -202,7 +206,8 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
             show_contact=show_contact,
             may_manage=may_manage,
             may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),
-            assessment=latest_assessment(user, case),
+            assessment=latest_assessment(user, case, crosses),
+            plan=plan_view(user, case, crosses),
         )
         # Withheld contact details do not travel to the template at all, so no template
         # change or debug output can show them; these instances are never saved.
@@ -210,7 +215,8 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
             for person in (case.youth, *guardians):
                 withhold_contact(person)
         _record_case_detail(user, case, guardians,
-                            [*entries, *([detail.assessment] if detail.assessment else [])])
+                            [*entries, *([detail.assessment] if detail.assessment else []),
+                             *detail.plan.objects])
         _flag([case])
     return detail
 
@@ -219,11 +225,11 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
 ITEM_KINDS: dict[str, type] = {"entry": Entry, "signal": Signal}
 
 
-def _visible_entry_page(user, case: Case, page, per_page: int) -> Page:
+def _visible_entry_page(user, case: Case, page, per_page: int, crosses=None) -> Page:
     """One page of the case's items the policy lets through (entries and signals taken
     up, each marked with its ``kind``), newest first. One query pages the ids of every
     kind together; one more per kind on the page loads them."""
-    parts = [policy.visible_items(user, case, model).annotate(
+    parts = [policy.visible_items(user, case, model, crosses=crosses).annotate(
         kind=Value(kind, output_field=CharField())).order_by().values_list(
         "kind", "id", "created_at") for kind, model in ITEM_KINDS.items()]
     ids = parts[0].union(*parts[1:], all=True).order_by("-created_at", "-id")

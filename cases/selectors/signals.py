@@ -16,6 +16,17 @@ from cases.models import Signal
 PAGE_SIZE = 25
 
 
+def _mark_whole(user, signals) -> None:
+    """``signal.whole``: whether the user sees it as the triage does
+    (``policy.sees_signal_whole``), for the whole page in one query."""
+    triage = policy.may_triage(user)
+    managed = set(policy.managed_cases(user).filter(
+        pk__in={s.case_id for s in signals if s.case_id}).values_list("pk", flat=True)
+    ) if triage else set()
+    for signal in signals:
+        signal.whole = triage and (signal.case_id is None or signal.case_id in managed)
+
+
 def _record(user, signals) -> None:
     audit.record_many([{"actor": user, "action": Action.VIEW, "object_type": "cases.Signal",
                         "object_id": s.pk, "case_id": s.case_id} for s in signals])
@@ -34,6 +45,7 @@ def signal_page(*, user, status: str = "", page: int | str = 1,
     with transaction.atomic():
         result = Paginator(rows.order_by(*order), per_page).get_page(page)
         result.object_list = list(result.object_list)
+        _mark_whole(user, result.object_list)
         _record(user, result.object_list)
     return result
 
@@ -41,6 +53,7 @@ def signal_page(*, user, status: str = "", page: int | str = 1,
 def signal_detail(*, user, signal_id) -> Signal:
     signal = policy.require_signal(user, signal_id)
     with transaction.atomic():
+        _mark_whole(user, [signal])
         _record(user, [signal])
     return signal
 

@@ -19,6 +19,13 @@ from cases.services.cases import (
 )
 from cases.services.entries import entry_add, item_fields
 from cases.services.lifecycle import case_close, case_reopen, case_set_status
+from cases.services.plans import (
+    commitment_add,
+    commitment_set_status,
+    follow_up_record,
+    plan_agree,
+    plan_save,
+)
 from cases.services.signals import TriageAction, signal_raise, signal_triage
 
 __all__ = [
@@ -31,13 +38,18 @@ __all__ = [
     "case_reopen",
     "case_set_status",
     "case_update",
+    "commitment_add",
+    "commitment_set_status",
     "end_team_access",
     "entry_add",
+    "follow_up_record",
     "guardian_add",
     "item_fields",
     "member_add",
     "member_remove",
     "organisation_in_cases",
+    "plan_agree",
+    "plan_save",
     "signal_raise",
     "signal_triage",
     "sole_lead_refusal",

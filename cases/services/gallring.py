@@ -1,6 +1,7 @@
 """Gallring: erasing the personal data of cases closed longer ago than their
 municipality's retention period (``Municipality.retention_years``, set by its
-document management plan), and of signals dismissed that long ago.
+document management plan), and of signals that never became part of a case: dismissed,
+or raised and never triaged, that long ago.
 
 What goes: the case's young person and guardians (each case has records of its own,
 see ``Youth``), every case item and signal, the status changes, the team, the
@@ -23,6 +24,7 @@ from datetime import date
 
 from auditlog.context import disable_auditlog
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 import audit
@@ -67,9 +69,12 @@ def due(today: date | None = None) -> list[Due]:
         case_ids = list(Case.objects.filter(
             municipality=municipality, status=Case.Status.CLOSED, closed_at__lt=cutoff,
         ).order_by("pk").values_list("pk", flat=True))
-        signal_ids = list(Signal.objects.filter(
-            municipality=municipality, status=Signal.Status.DISMISSED, case__isnull=True,
-            triaged_at__date__lt=cutoff,
+        # Signals that never became part of a case: dismissed that long ago, or raised
+        # that long ago and never triaged.
+        signal_ids = list(Signal.objects.filter(case__isnull=True, municipality=municipality
+                                                ).filter(
+            Q(status=Signal.Status.DISMISSED, triaged_at__date__lt=cutoff)
+            | Q(status=Signal.Status.NEW, created_at__date__lt=cutoff),
         ).order_by("pk").values_list("pk", flat=True))
         if case_ids or signal_ids:
             found.append(Due(municipality, case_ids, signal_ids))
@@ -106,11 +111,12 @@ def erase_case(case_id: int, today: date | None = None) -> bool:
 def erase_signals(signal_ids: list[int]) -> int:
     """Erase dismissed signals past the retention period (they belong to no case)."""
     with transaction.atomic(), disable_auditlog():
-        signals = list(Signal.objects.filter(pk__in=signal_ids, case__isnull=True,
-                                             status=Signal.Status.DISMISSED))
+        signals = list(Signal.objects.select_for_update().filter(
+            pk__in=signal_ids, case__isnull=True,
+            status__in=(Signal.Status.DISMISSED, Signal.Status.NEW)))
         audit.record_many([{"action": Action.ERASED, "actor": None,
                             "object_type": "cases.Signal", "object_id": s.pk,
-                            "purpose": "gallring of a dismissed signal"} for s in signals])
+                            "purpose": f"gallring of a {s.status} signal"} for s in signals])
         Signal.objects.filter(pk__in=[s.pk for s in signals]).delete()
     return len(signals)
 

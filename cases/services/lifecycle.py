@@ -15,7 +15,7 @@ from audit.models import Action
 from cases import policy
 from cases.models import STATUS_REASON_MAX_LENGTH, Case, CaseStatusChange, ClosureReason
 from cases.services._base import _bump, _errors, _locked_case, _record, text_field
-from cases.services.cases import CaseReferred, _answer_duplicate
+from cases.services.cases import _answer_duplicate
 from cases.services.facts import refresh_facts
 
 S = Case.Status
@@ -121,5 +121,13 @@ def case_reopen(*, user, case_id, reason: str) -> Case:
                 else S.ASSESSING
             _move(user, case, back_to, reason=reason)
     except IntegrityError:  # another case of the person was opened a moment ago
-        raise CaseReferred() from None
+        other = Case.objects.filter(municipality_id=case.municipality_id,
+                                    youth_index=case.youth_index).exclude(
+            status=S.CLOSED).exclude(pk=case.pk).first()
+        if other is None:
+            raise
+        try:
+            _answer_duplicate(user, other)
+        except ValidationError as exc:
+            raise ValidationError({"reason": exc.message_dict["personnummer"]}) from None
     return case

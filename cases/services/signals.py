@@ -33,7 +33,7 @@ from cases.models import (
 )
 from cases.selectors import PNR_INDEX
 from cases.services._base import _bump, _errors, _identity, _locked_case, text_field
-from cases.services.cases import _answer_duplicate, case_create
+from cases.services.cases import CaseReferred, _answer_duplicate, case_create
 from cases.services.facts import refresh_facts
 from sspf.crypto import blind_index
 from sspf.models import Organisation
@@ -214,21 +214,32 @@ def _open_case(user, signal: Signal, *, personnummer: str, first_name: str,
     # caller on its team is told which, anyone else learns nothing and the lead is
     # told), before anything is written; the signal stays new.
     index = blind_index(number.normalised, purpose=PNR_INDEX)
-    existing = Case.objects.filter(municipality_id=signal.municipality_id, youth_index=index
-                                   ).exclude(status=Case.Status.CLOSED).first()
+    existing = _open_case_of(signal, index)
     if existing is not None:
         try:
             _answer_duplicate(user, existing)
         except ValidationError as exc:
             raise ValidationError({"action": exc.message_dict["personnummer"] + [
                 _("Koppla signalen till det ärendet i stället.")]}) from None
-    with transaction.atomic():
-        case = case_create(user=user, personnummer=number.formatted, first_name=first,
-                           last_name=last,
-                           protected_identity=signal.protected_identity)
-        with _locked_case(user, case, policy.CaseAction.ATTACH_SIGNAL) as case:
-            signal = _take_up(user, _locked_signal(signal), case)
+    try:
+        with transaction.atomic():
+            case = case_create(user=user, personnummer=number.formatted, first_name=first,
+                               last_name=last, protected_identity=signal.protected_identity)
+            with _locked_case(user, case, policy.CaseAction.ATTACH_SIGNAL) as case:
+                signal = _take_up(user, _locked_signal(signal), case)
+    except (CaseReferred, ValidationError):
+        # A case of the person opened since the check above: what case_create recorded
+        # went with the rollback, so the answer is given again, outside it.
+        existing = _open_case_of(signal, index)
+        if existing is None:
+            raise
+        _answer_duplicate(user, existing)
     return signal
+
+
+def _open_case_of(signal: Signal, index: str) -> Case | None:
+    return Case.objects.filter(municipality_id=signal.municipality_id, youth_index=index
+                               ).exclude(status=Case.Status.CLOSED).first()
 
 
 def _take_up(user, signal: Signal, case: Case) -> Signal:
@@ -236,8 +247,14 @@ def _take_up(user, signal: Signal, case: Case) -> Signal:
     signal.case = case
     signal.status = Signal.Status.TAKEN_UP
     signal.triaged_by, signal.triaged_at = user, timezone.now()
-    signal.protected_identity = signal.protected_identity or Youth.objects.filter(
-        pk=case.youth_id, protected_identity=True).exists()
+    # A protected identity is only ever added: from the signal to the young person (the
+    # reporter knew it) and from the young person to the signal.
+    if signal.protected_identity:
+        Youth.objects.filter(pk=case.youth_id, protected_identity=False).update(
+            protected_identity=True)
+    else:
+        signal.protected_identity = Youth.objects.filter(
+            pk=case.youth_id, protected_identity=True).exists()
     fields = ["case", "status", "triaged_by", "triaged_at", "protected_identity"]
     if signal.report_of_concern_made:
         signal.statutory_basis = (f"{REPORT_OF_CONCERN_BASIS} "

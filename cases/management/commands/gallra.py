@@ -23,8 +23,8 @@ class Command(BaseCommand):
                 ids = ", ".join(f"#{pk}" for pk in item.case_ids) or "–"
                 self.stdout.write(
                     f"{item.municipality.name}: {len(item.case_ids)} ärenden ({ids}), "
-                    f"{len(item.signal_ids)} avskrivna orosignaler")
+                    f"{len(item.signal_ids)} orosignaler utan ärende")
             return
         result = gallring.run()
         self.stdout.write(self.style.SUCCESS(
-            f"Gallrat: {result['cases']} ärenden, {result['signals']} avskrivna orosignaler."))
+            f"Gallrat: {result['cases']} ärenden, {result['signals']} orosignaler utan ärende."))
