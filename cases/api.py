@@ -714,13 +714,14 @@ class CommitmentsView(CaseSubresourceView):
 
 
 class CommitmentDetailView(TokenAPIView):
-    class StatusIn(serializers.Serializer):
+    class CommitmentStatusIn(serializers.Serializer):
         status = serializers.CharField(max_length=20)
 
-    @extend_schema(request=StatusIn, responses={200: CommitmentOut})
+    @extend_schema(request=CommitmentStatusIn, responses={200: CommitmentOut})
     def patch(self, request, commitment_id):
-        policy.require_case_object(request.user, Commitment, commitment_id)
-        data = self.StatusIn(data=request.data)
+        policy.require_item(request.user, Commitment, commitment_id,
+                            policy.CaseAction.UPDATE_COMMITMENT)
+        data = self.CommitmentStatusIn(data=request.data)
         data.is_valid(raise_exception=True)
         commitment = services.commitment_set_status(
             user=request.user, commitment_id=commitment_id, **data.validated_data)

@@ -269,6 +269,18 @@ def may_receive(account, case: Case, category: str, sources: frozenset[int]) -> 
     return any(rule(account, case, category, sources) for rule in _disclosure_rules)
 
 
+def require_item(user, model: type[CaseItem], item_id, action: CaseAction = CaseAction.VIEW):
+    """A case item the user sees through ``visible_items`` (404 otherwise, recorded, the
+    same as for a missing one), on a case they may do ``action`` to."""
+    item = require_case_object(user, model, item_id)
+    if not visible_items(user, item.case, model).filter(pk=item.pk).exists():
+        raise deny(user, status=404, object_type=model._meta.label, object_id=item.pk,
+                   case_id=item.case_id, youth_id=item.case.youth_id)
+    if action is not CaseAction.VIEW:
+        require_case(user, item.case_id, action)
+    return item
+
+
 def coordinates(user) -> bool:
     """An SSPF coordinator acting for an organisation (the coordinators' start page,
     triage of signals)."""

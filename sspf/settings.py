@@ -411,7 +411,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"InformationCategory": "consent.rules.CATEGORIES",
                             "CaseStatus": "cases.models.Case.Status",
-                            "SignalStatus": "cases.models.Signal.Status"},
+                            "SignalStatus": "cases.models.Signal.Status",
+                            "FactorLevel": "cases.models.Level",
+                            "FactorKind": "cases.models.FactorKind"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "sspf.api.add_error_responses",

@@ -125,6 +125,22 @@ MATRIX = {
     "api/v1/cases/<int:case_id>/assessments/compare/": (
         API, "get", "/api/v1/cases/{case}/assessments/compare/", None,
         team(400, anonymous=401)),
+    "api/v1/cases/<int:case_id>/plan/": (API, "get", "/api/v1/cases/{case}/plan/", None,
+                                         team(200, anonymous=401)),
+    # no plan yet: the lead is told to write its goals first
+    "api/v1/cases/<int:case_id>/plan/agree/": (
+        API, "post", "/api/v1/cases/{case}/plan/agree/", {},
+        team(403, lead=400, anonymous=401)),
+    "api/v1/cases/<int:case_id>/commitments/": (
+        API, "get", "/api/v1/cases/{case}/commitments/", None, team(200, anonymous=401)),
+    # the school's commitment: seen by the school and the coordinators (no consent)
+    "api/v1/commitments/<int:commitment_id>/": (
+        API, "patch", "/api/v1/commitments/{commitment}/", {},
+        by_role(404, koordinator=400, skolkurator=400, **{ANON: 401})),
+    "api/v1/cases/<int:case_id>/follow-ups/": (
+        API, "get", "/api/v1/cases/{case}/follow-ups/", None, team(200, anonymous=401)),
+    "api/v1/follow-ups/due/": (API, "get", "/api/v1/follow-ups/due/", None,
+                               by_role(200, **{ANON: 401})),
     "arenden/<int:case_id>/tidslinje/": (PAGE, "get", "/arenden/{case}/tidslinje/", None,
                                          team(200)),
     "arenden/<int:case_id>/status/": (PAGE, "post", "/arenden/{case}/status/", {},
@@ -183,6 +199,9 @@ EXTRA = [
      by_role(403, koordinator=400, koordinator2=400, **{ANON: 302})),
     (PAGE, "post", "/arenden/{case}/avsluta/", {}, team(403, lead=400)),
     (PAGE, "post", "/arenden/{case}/kartlaggning/ny/", {}, team(400)),
+    (API, "put", "/api/v1/cases/{case}/plan/", {}, team(403, lead=400, anonymous=401)),
+    (API, "post", "/api/v1/cases/{case}/commitments/", {}, team(403, lead=400, anonymous=401)),
+    (API, "post", "/api/v1/cases/{case}/follow-ups/", {}, team(403, lead=400, anonymous=401)),
     (API, "post", "/api/v1/cases/{case}/assessments/", {}, team(400, anonymous=401)),
     (PAGE, "post", "/arenden/{case}/oppna-igen/", {}, team(403)),
     (PAGE, "post", "/signaler/ny/", {},
@@ -255,6 +274,20 @@ def _signal(demo):
                         concerns=["absence"], text="Matrisens orosignal")
 
 
+def _commitment(demo):
+    """A commitment of the school on Elsa's case, the counsellor responsible."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.services import commitment_add
+
+    return commitment_add(user=demo["koordinator"], case_id=demo.cases["Elsa"].pk,
+                          organisation=demo["skolkurator"].organisation_id,
+                          responsible="skolkurator", description="Matrisens åtagande",
+                          due_on=timezone.localdate() + timedelta(days=7))
+
+
 ROWS = [(route, *row) for route, row in MATRIX.items()] + [
     (f"{row[1].upper()} {row[2]}", *row) for row in EXTRA
 ]
@@ -282,7 +315,9 @@ def test_matrix(label, kind, method, template, body, statuses, demo, api_client,
     hidden = _entries_hidden_from(demo, elsa)
     grant_id = _narrow_grant(demo, elsa).pk if "{grant}" in template else None
     signal_id = _signal(demo).pk if "{signal}" in template else None
-    path = template.format(case=elsa.pk, grant=grant_id, signal=signal_id)
+    commitment_id = _commitment(demo).pk if "{commitment}" in template else None
+    path = template.format(case=elsa.pk, grant=grant_id, signal=signal_id,
+                           commitment=commitment_id)
     for who in [*EVERYONE, ANON]:
         expected = statuses[who]
         response = _request(kind, method, path, body, who, demo, api_client, client)

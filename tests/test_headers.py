@@ -25,6 +25,7 @@ from tests.test_authorization_matrix import (
     API,
     EXTRA,
     MATRIX,
+    _commitment,
     _narrow_grant,
     _routes,
     _signal,
@@ -41,10 +42,10 @@ def project_requests(demo):
     methods, filled for Elsa's case and a consent grant of it."""
     elsa = demo.cases["Elsa"]
     grant = _narrow_grant(demo, elsa)
-    signal = _signal(demo)
+    signal, commitment = _signal(demo), _commitment(demo)
     rows = [MATRIX[route][:4] for route in sorted(_routes())] + [row[:4] for row in EXTRA]
-    return [(kind, method, template.format(case=elsa.pk, grant=grant.pk, signal=signal.pk),
-             body)
+    return [(kind, method, template.format(case=elsa.pk, grant=grant.pk, signal=signal.pk,
+                                           commitment=commitment.pk), body)
             for kind, method, template, body in rows]
 
 

@@ -129,12 +129,9 @@ def commitment_add(*, user, case_id, organisation, responsible: str, description
 
 
 def commitment_set_status(*, user, commitment_id, status: str) -> Commitment:
-    commitment = policy.require_case_object(user, Commitment, commitment_id)
+    commitment = policy.require_item(user, Commitment, commitment_id,
+                                     policy.CaseAction.UPDATE_COMMITMENT)
     case = commitment.case
-    if not policy.visible_items(user, case, Commitment).filter(pk=commitment.pk).exists():
-        raise policy.deny(user, status=404, object_type="cases.Commitment",
-                          object_id=commitment.pk, case_id=case.pk, youth_id=case.youth_id)
-    policy.require_case(user, case.pk, policy.CaseAction.UPDATE_COMMITMENT)
     if not policy.may_update_commitment(user, commitment):
         raise ValidationError({"status": [_("Bara den ansvarige för åtagandet och ärendets "
                                             "samordnare kan ändra dess status.")]})
