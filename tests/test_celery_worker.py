@@ -137,3 +137,34 @@ class ScheduledTasksOnARealWorker(AuditTablesFlushable, TransactionTestCase):
                 self.assertIn("7 dagar", note.text)
                 self.assertNotIn("Elsa", note.text)
                 self.assertNotIn("Demosson", note.text)
+
+    def test_follow_up_and_commitment_reminders_run_on_the_worker(self):
+        from cases import services as case_services
+
+        demo = self.demo
+        lead, elsa, counsellor = demo["koordinator"], demo.cases["Elsa"], demo["skolkurator"]
+        case_services.plan_save(user=lead, case_id=elsa.pk, goals="Skolgång")
+        for days, (name, url) in enumerate(self.brokers.items()):
+            with self.subTest(broker=name), running_worker(url) as app:
+                commitment = case_services.commitment_add(
+                    user=lead, case_id=elsa.pk, organisation=counsellor.organisation_id,
+                    responsible=counsellor.username, description="Studieplan med Elsa",
+                    due_on=timezone.localdate() + timedelta(days=days))
+                mine = Notification.objects.filter(user=counsellor,
+                                                   key__startswith=f"commitment:{commitment.pk}:")
+                app.send_task("cases.remind_due")
+                self.assertTrue(wait_for(mine.exists))
+                note = read(mine.get)
+                self.assertIn(f"ärende #{elsa.pk}", note.text)
+                for personal in ("Elsa", "Demosson", "Studieplan"):
+                    self.assertNotIn(personal, note.text)
+                # A second run (known to have run by the reminder of a commitment added
+                # meanwhile) does not remind of the first one again.
+                later = case_services.commitment_add(
+                    user=lead, case_id=elsa.pk, organisation=counsellor.organisation_id,
+                    responsible=counsellor.username, description="Uppföljande samtal",
+                    due_on=timezone.localdate())
+                app.send_task("cases.remind_due")
+                self.assertTrue(wait_for(Notification.objects.filter(
+                    user=counsellor, key=f"commitment:{later.pk}:due").exists))
+                self.assertEqual(read(mine.count), 1)
