@@ -4,14 +4,17 @@ from django.utils.translation import gettext_lazy as _
 from cases.models import (
     ENTRY_TEXT_MAX_LENGTH,
     FACTOR_NOTE_MAX_LENGTH,
+    PLAN_TEXT_MAX_LENGTH,
     SIGNAL_TEXT_MAX_LENGTH,
     STATUS_REASON_MAX_LENGTH,
     Case,
     ClosureReason,
+    Commitment,
     Concern,
     Domain,
     Entry,
     FactorKind,
+    FollowUp,
     Level,
     Signal,
 )
@@ -203,3 +206,40 @@ class AssessmentForm(forms.Form):
         return [{"domain": d, "kind": k, "level": data[f"{d}_{k}_level"],
                  "note": data[f"{d}_{k}_note"]}
                 for d in Domain.values for k in FactorKind.values if data[f"{d}_{k}_level"]]
+
+
+class PlanForm(forms.Form):
+    goals = forms.CharField(label=_("Mål"), max_length=PLAN_TEXT_MAX_LENGTH,
+                            widget=forms.Textarea(attrs={"rows": 6}))
+
+
+class CommitmentForm(forms.Form):
+    organisation = forms.TypedChoiceField(label=_("Organisation"), coerce=int)
+    responsible = forms.ChoiceField(label=_("Ansvarig"))
+    description = forms.CharField(label=_("Åtagande"), max_length=PLAN_TEXT_MAX_LENGTH,
+                                  widget=forms.Textarea(attrs={"rows": 4}))
+    due_on = forms.DateField(label=_("Klart senast"),
+                             widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, organisations=(), members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].choices = [("", "—"), *organisations]
+        self.fields["responsible"].choices = [("", "—"), *members]
+
+
+class CommitmentStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=Commitment.Status.choices)
+
+
+class FollowUpForm(forms.Form):
+    held_on = forms.DateField(label=_("Hölls den"), widget=forms.DateInput(attrs={"type": "date"}))
+    outcome = forms.ChoiceField(label=_("Utfall"),
+                                choices=[("", "—"), *FollowUp.Outcome.choices])
+    note = forms.CharField(label=_("Anteckning"), required=False,
+                           max_length=PLAN_TEXT_MAX_LENGTH,
+                           widget=forms.Textarea(attrs={"rows": 4}))
+    next_on = forms.DateField(label=_("Nästa uppföljning"), required=False,
+                              widget=forms.DateInput(attrs={"type": "date"}))
+    propose_closure = forms.BooleanField(
+        label=_("Föreslå att ärendet avslutas (i stället för en ny uppföljning)"),
+        required=False)

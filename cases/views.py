@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -16,9 +17,13 @@ from cases.forms import (
     CaseCreateForm,
     CaseEditForm,
     CloseForm,
+    CommitmentForm,
+    CommitmentStatusForm,
     EntryForm,
+    FollowUpForm,
     GuardianForm,
     MemberForm,
+    PlanForm,
     ReopenForm,
     SearchForm,
     SignalFilterForm,
@@ -28,7 +33,7 @@ from cases.forms import (
     TriageForm,
     VersionForm,
 )
-from cases.models import Signal
+from cases.models import Commitment, Signal
 from sspf import notifications
 from sspf.forms import apply_service_errors, flash_errors
 from sspf.roles import Role
@@ -52,6 +57,9 @@ def home(request):
         context["may_create"] = policy.may_create_case(user)
         context["sections"] = selectors.start_sections(user)
         context["new_signals"] = selectors.new_signal_count(user)
+        context["due"] = selectors.due(user=user)
+        context["due_groups"] = [(_("Försenat"), context["due"].overdue),
+                                 (_("Den här veckan"), context["due"].due_this_week)]
     context["notifications"] = notifications.unread(user)
     context["is_auditor"] = user.role == Role.AUDITOR
     context["is_analyst"] = user.role == Role.LAGESBILD_ANALYST
@@ -105,7 +113,9 @@ def case_detail(request, case_id):
     detail = selectors.case_detail(user=request.user, case_id=case_id,
                                    entry_page=request.GET.get("page", 1))
     return render(request, "cases/case_detail.html", {
-        "d": detail, "case": detail.case,
+        "d": detail, "case": detail.case, "today": timezone.localdate(),
+        "commitment_statuses": Commitment.Status.choices,
+        "open_commitment": Commitment.OPEN_STATUSES,
         "status_form": StatusForm(),
         "member_form": MemberForm(initial={"version": detail.case.version}),
         "version_form": VersionForm(initial={"version": detail.case.version}),
@@ -384,3 +394,84 @@ def assessment_add(request, case_id):
     return render(request, "cases/assessment_form.html", {
         "form": form, "case": case, "organisation": request.user.organisation,
     }, status=_form_status(request))
+
+
+# --- action plan, commitments, follow-ups -------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+def plan_edit(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.EDIT_PLAN)
+    _case, view = selectors.plan_detail(user=request.user, case_id=case.pk)
+    form = PlanForm(request.POST or None,
+                    initial={"goals": view.plan.goals if view.plan else ""})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.plan_save(user=request.user, case_id=case.pk, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Planens mål är sparade."))
+            return redirect(reverse("case_detail", args=[case.pk]) + "#plan")
+    return render(request, "cases/plan_form.html", {"form": form, "case": case},
+                  status=_form_status(request))
+
+
+@require_POST
+def plan_agree(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.EDIT_PLAN)
+    try:
+        services.plan_agree(user=request.user, case_id=case.pk)
+    except ValidationError as exc:
+        flash_errors(request, exc.message_dict)
+    else:
+        messages.success(request, _("Planen är överenskommen. Första uppföljningen är "
+                                    "inplanerad."))
+    return redirect(reverse("case_detail", args=[case.pk]) + "#plan")
+
+
+@require_http_methods(["GET", "POST"])
+def commitment_add(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.EDIT_PLAN)
+    members = [m for m in case.memberships.filter(removed_at__isnull=True)
+               .select_related("user__organisation").order_by("user__username")]
+    organisations = sorted({(m.user.organisation_id, m.user.organisation.name)
+                            for m in members}, key=lambda o: o[1])
+    people = [(m.user.username, f"{m.user.username} ({m.user.organisation.name})")
+              for m in members]
+    form = CommitmentForm(request.POST or None, organisations=organisations, members=people)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.commitment_add(user=request.user, case_id=case.pk, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Åtagandet är tillagt."))
+            return redirect(reverse("case_detail", args=[case.pk]) + "#plan")
+    return render(request, "cases/commitment_form.html", {"form": form, "case": case},
+                  status=_form_status(request))
+
+
+@require_POST
+def commitment_status(request, commitment_id):
+    commitment = policy.require_item(request.user, Commitment, commitment_id,
+                                     policy.CaseAction.UPDATE_COMMITMENT)
+    form = CommitmentStatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.commitment_set_status(user=request.user, commitment_id=commitment.pk,
+                                           status=form.cleaned_data["status"])
+        except ValidationError as exc:
+            flash_errors(request, exc.message_dict)
+        else:
+            messages.success(request, _("Åtagandets status är ändrad."))
+    else:
+        flash_errors(request, form.errors)
+    return redirect(reverse("case_detail", args=[commitment.case_id]) + "#plan")
+
+
+@require_http_methods(["GET", "POST"])
+def follow_up_add(request, case_id):
+    return _case_form(request, case_id, action=policy.CaseAction.EDIT_PLAN,
+                      form_class=FollowUpForm, service=services.follow_up_record,
+                      template="cases/follow_up_form.html",
+                      done=_("Uppföljningen är registrerad."))

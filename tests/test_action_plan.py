@@ -180,3 +180,33 @@ def test_non_members_get_404_and_a_closed_case_409(world, case, api_client):
     assert response.status_code == 409
     assert api_client(world.coordinator).put(f"{API}cases/{case.pk}/plan/", {"goals": "x"},
                                              format="json").status_code == 409
+
+
+def test_the_case_page_goes_from_plan_to_follow_up(world, case, client):
+    from tests.conftest import log_in_verified
+
+    log_in_verified(client, world.coordinator)
+    assert client.post(f"/arenden/{case.pk}/plan/", {"goals": "Tillbaka i skolan"}
+                       ).status_code == 302
+    assert client.get(f"/arenden/{case.pk}/ataganden/ny/").status_code == 200
+    response = client.post(f"/arenden/{case.pk}/ataganden/ny/", {
+        "organisation": world.orgs["school"].pk, "responsible": world["school"].username,
+        "description": "Studiestöd", "due_on": (TODAY + timedelta(days=5)).isoformat()})
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert client.post(f"/arenden/{case.pk}/plan/overens/").status_code == 302
+    assert Case.objects.get(pk=case.pk).status == Case.Status.ACTIVE
+    page = client.get(f"/arenden/{case.pk}/").content.decode()
+    assert "Studiestöd" in page and "Nästa uppföljning" in page
+    bad = client.post(f"/arenden/{case.pk}/uppfoljningar/ny/", {
+        "held_on": TODAY.isoformat(), "outcome": "improved"})
+    assert bad.status_code == 400 and "Nästa uppföljning" in bad.content.decode()
+    assert client.post(f"/arenden/{case.pk}/uppfoljningar/ny/", {
+        "held_on": TODAY.isoformat(), "outcome": "improved",
+        "next_on": (TODAY + timedelta(weeks=6)).isoformat()}).status_code == 302
+    commitment = Commitment.objects.get()
+    log_in_verified(client, world["school"])
+    assert client.post(f"/ataganden/{commitment.pk}/status/", {"status": "done"}
+                       ).status_code == 302
+    assert Commitment.objects.get().status == "done"
+    home = client.get("/").content.decode()
+    assert "Att göra" in home

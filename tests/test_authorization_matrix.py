@@ -125,6 +125,17 @@ MATRIX = {
     "api/v1/cases/<int:case_id>/assessments/compare/": (
         API, "get", "/api/v1/cases/{case}/assessments/compare/", None,
         team(400, anonymous=401)),
+    "arenden/<int:case_id>/plan/": (PAGE, "get", "/arenden/{case}/plan/", None,
+                                    team(403, lead=200)),
+    "arenden/<int:case_id>/plan/overens/": (PAGE, "post", "/arenden/{case}/plan/overens/", {},
+                                            team(403, lead=302)),
+    "arenden/<int:case_id>/ataganden/ny/": (PAGE, "get", "/arenden/{case}/ataganden/ny/",
+                                            None, team(403, lead=200)),
+    "ataganden/<int:commitment_id>/status/": (
+        PAGE, "post", "/ataganden/{commitment}/status/", {},
+        by_role(404, koordinator=302, skolkurator=302, **{ANON: 302})),
+    "arenden/<int:case_id>/uppfoljningar/ny/": (
+        PAGE, "get", "/arenden/{case}/uppfoljningar/ny/", None, team(403, lead=200)),
     "api/v1/cases/<int:case_id>/plan/": (API, "get", "/api/v1/cases/{case}/plan/", None,
                                          team(200, anonymous=401)),
     # no plan yet: the lead is told to write its goals first
@@ -200,6 +211,9 @@ EXTRA = [
     (PAGE, "post", "/arenden/{case}/avsluta/", {}, team(403, lead=400)),
     (PAGE, "post", "/arenden/{case}/kartlaggning/ny/", {}, team(400)),
     (API, "put", "/api/v1/cases/{case}/plan/", {}, team(403, lead=400, anonymous=401)),
+    (PAGE, "post", "/arenden/{case}/plan/", {}, team(403, lead=400)),
+    (PAGE, "post", "/arenden/{case}/ataganden/ny/", {}, team(403, lead=400)),
+    (PAGE, "post", "/arenden/{case}/uppfoljningar/ny/", {}, team(403, lead=400)),
     (API, "post", "/api/v1/cases/{case}/commitments/", {}, team(403, lead=400, anonymous=401)),
     (API, "post", "/api/v1/cases/{case}/follow-ups/", {}, team(403, lead=400, anonymous=401)),
     (API, "post", "/api/v1/cases/{case}/assessments/", {}, team(400, anonymous=401)),
