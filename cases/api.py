@@ -766,3 +766,48 @@ class DueView(TokenAPIView):
         result = selectors.due(user=request.user)
         return Response({"due_this_week": DueItemOut(result.due_this_week, many=True).data,
                          "overdue": DueItemOut(result.overdue, many=True).data})
+
+
+# --- network meetings ---------------------------------------------------------------------
+
+class MeetingOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    source_org = OrganisationOut()
+    category = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    held_at = serializers.DateTimeField()
+    participants = serializers.SerializerMethodField()
+    youth_present = serializers.BooleanField()
+    guardians_present = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    minutes = serializers.CharField()
+    decisions = serializers.CharField()
+
+    def get_participants(self, meeting) -> list[str]:
+        return [p.user.username for p in meeting.participants.all()]
+
+
+class MeetingsView(CaseSubresourceView):
+    class MeetingIn(serializers.Serializer):
+        held_at = serializers.DateTimeField()
+        participants = serializers.ListField(child=serializers.CharField(max_length=150),
+                                             allow_empty=True, max_length=50)
+        youth_present = serializers.BooleanField(required=False, default=False)
+        guardians_present = serializers.ListField(child=serializers.IntegerField(min_value=1),
+                                                  required=False, default=list, max_length=20)
+        minutes = serializers.CharField(max_length=PLAN_TEXT_MAX_LENGTH, allow_blank=True)
+        decisions = serializers.CharField(max_length=PLAN_TEXT_MAX_LENGTH, required=False,
+                                          allow_blank=True, default="")
+
+    @extend_schema(parameters=[OpenApiParameter("page", int)],
+                   responses=_page_out("MeetingPage", MeetingOut))
+    def get(self, request, case_id):
+        page = selectors.meeting_page(user=request.user, case_id=case_id,
+                                      page=request.query_params.get("page", 1))
+        return Response(_page_payload(request, page, MeetingOut))
+
+    @extend_schema(request=MeetingIn, responses={201: MeetingOut})
+    def post(self, request, case_id):
+        return self.created(
+            request, case_id, action=policy.CaseAction.RECORD_MEETING, body=self.MeetingIn,
+            out=MeetingOut, write=lambda values: services.meeting_record(
+                user=request.user, case_id=case_id, **values))

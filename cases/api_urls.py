@@ -21,6 +21,7 @@ urlpatterns = [
          name="api_assessments"),
     path("cases/<int:case_id>/assessments/compare/", api.AssessmentCompareView.as_view(),
          name="api_assessment_compare"),
+    path("cases/<int:case_id>/meetings/", api.MeetingsView.as_view(), name="api_meetings"),
     path("cases/<int:case_id>/plan/", api.ActionPlanView.as_view(), name="api_plan"),
     path("cases/<int:case_id>/plan/agree/", api.PlanAgreeView.as_view(), name="api_plan_agree"),
     path("cases/<int:case_id>/commitments/", api.CommitmentsView.as_view(),

@@ -37,5 +37,6 @@ class CasesConfig(AppConfig):
 
         # Every case item type is in the change history without being named here.
         for model in (models.Youth, models.Guardian, models.Case, models.CaseMember,
-                      models.CaseStatusChange, models.Factor, *models.case_item_models()):
+                      models.CaseStatusChange, models.Factor, models.MeetingParticipant,
+                      *models.case_item_models()):
             register_personal_model(model, exclude_fields=blind_index_fields(model))

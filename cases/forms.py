@@ -243,3 +243,25 @@ class FollowUpForm(forms.Form):
     propose_closure = forms.BooleanField(
         label=_("Föreslå att ärendet avslutas (i stället för en ny uppföljning)"),
         required=False)
+
+
+class MeetingForm(forms.Form):
+    held_at = forms.DateTimeField(label=_("Mötet hölls"), widget=forms.DateTimeInput(
+        attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"])
+    participants = forms.MultipleChoiceField(label=_("Deltagare från teamet"),
+                                             widget=forms.CheckboxSelectMultiple)
+    youth_present = forms.BooleanField(label=_("Den unge var med"), required=False)
+    guardians_present = forms.TypedMultipleChoiceField(
+        label=_("Vårdnadshavare som var med"), coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple)
+    minutes = forms.CharField(label=_("Minnesanteckningar"), max_length=PLAN_TEXT_MAX_LENGTH,
+                              widget=forms.Textarea(attrs={"rows": 8}))
+    decisions = forms.CharField(label=_("Beslut"), required=False,
+                                max_length=PLAN_TEXT_MAX_LENGTH,
+                                widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, members=(), guardians=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["participants"].choices = list(members)
+        self.fields["guardians_present"].choices = list(guardians)

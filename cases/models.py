@@ -303,6 +303,10 @@ class CaseItem(EncryptedModel):
     # An item addressed to the coordination (a signal) reaches the case's coordinators
     # whatever its category; the gate reads this, the type declares it.
     reaches_case_coordinators = False
+    # A relation path to the organisations an item is meant for (a meeting's
+    # participants'): the gate lets it reach no other organisation than these and its
+    # own, and those still only as the consent allows. None: no narrowing.
+    audience: str | None = None
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
@@ -610,3 +614,42 @@ class FollowUp(CaseItem):
 
     def __str__(self) -> str:
         return f"Uppföljning #{self.pk}"
+
+
+class Meeting(CaseItem):
+    """A network meeting (nätverksmöte): when, who took part (team members; the young
+    person and guardians as present or not), the minutes and the decisions (encrypted).
+    Its minutes reach only the organisations of its participants (``audience``), and
+    those under the same consent rule as any item."""
+
+    audience = "participants__user__organisation"
+
+    held_at = models.DateTimeField(_("hölls"))
+    youth_present = models.BooleanField(_("den unge var med"), default=False)
+    guardians_present = models.ManyToManyField(Guardian, blank=True, related_name="+",
+                                               verbose_name=_("vårdnadshavare som var med"))
+    minutes = EncryptedTextField(_("minnesanteckningar"), max_length=PLAN_TEXT_MAX_LENGTH)
+    decisions = EncryptedTextField(_("beslut"), max_length=PLAN_TEXT_MAX_LENGTH, blank=True)
+
+    class Meta:
+        verbose_name = _("nätverksmöte")
+        verbose_name_plural = _("nätverksmöten")
+        ordering = ["-held_at", "-id"]
+        constraints = [
+            CaseItem.recipient_needs_basis("meeting_statutory_recipient_needs_basis")]
+
+    def __str__(self) -> str:
+        return f"Nätverksmöte #{self.pk}"
+
+
+class MeetingParticipant(models.Model):
+    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["meeting", "user"],
+                                               name="meeting_participant_once")]
+
+    def __str__(self) -> str:
+        return f"Mötesdeltagare #{self.pk}"

@@ -85,6 +85,7 @@ class CaseAction(Enum):
     ATTACH_SIGNAL = "attach_signal"  # take a signal up into the case
     ADD_ASSESSMENT = "add_assessment"  # a new version of the kartläggning
     EDIT_PLAN = "edit_plan"  # the action plan, its commitments, the follow-ups
+    RECORD_MEETING = "record_meeting"  # a network meeting and its minutes
     UPDATE_COMMITMENT = "update_commitment"  # a commitment's status (its owner; see below)
 
 
@@ -169,6 +170,7 @@ ACTIONS: dict[CaseAction, tuple[Callable[[object, Case], bool], ...]] = {
     CaseAction.ATTACH_SIGNAL: (_open, _manages),
     CaseAction.ADD_ASSESSMENT: (_open, _adds_entries),
     CaseAction.EDIT_PLAN: (_open, _manages),
+    CaseAction.RECORD_MEETING: (_open, _manages),
     CaseAction.UPDATE_COMMITMENT: (_open,),
 }
 
@@ -392,7 +394,12 @@ def visible_items(user, case: Case, model: type[CaseItem], *, crosses: Q | None 
         return items  # addressed to the coordination (a signal): its coordinators see all
     if crosses is None:
         crosses = crossing(user, case)
-    return items.filter(Q(source_org_id=user.organisation_id) | crosses)
+    items = items.filter(Q(source_org_id=user.organisation_id) | crosses)
+    if model.audience:  # meant for some organisations only (a meeting's participants')
+        items = items.filter(pk__in=model.objects.filter(
+            Q(source_org_id=user.organisation_id)
+            | Q(**{model.audience: user.organisation_id})).values("pk"))
+    return items
 
 
 def visible_entries(user, case: Case) -> QuerySet[Entry]:

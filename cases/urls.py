@@ -18,6 +18,7 @@ urlpatterns = [
          name="assessment_add"),
     path("arenden/<int:case_id>/kartlaggning/jamfor/", views.assessment_compare,
          name="assessment_compare"),
+    path("arenden/<int:case_id>/moten/ny/", views.meeting_add, name="meeting_add"),
     path("arenden/<int:case_id>/plan/", views.plan_edit, name="plan_edit"),
     path("arenden/<int:case_id>/plan/overens/", views.plan_agree, name="plan_agree"),
     path("arenden/<int:case_id>/ataganden/ny/", views.commitment_add, name="commitment_add"),

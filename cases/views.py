@@ -22,6 +22,7 @@ from cases.forms import (
     EntryForm,
     FollowUpForm,
     GuardianForm,
+    MeetingForm,
     MemberForm,
     PlanForm,
     ReopenForm,
@@ -475,3 +476,24 @@ def follow_up_add(request, case_id):
                       form_class=FollowUpForm, service=services.follow_up_record,
                       template="cases/follow_up_form.html",
                       done=_("Uppföljningen är registrerad."))
+
+
+@require_http_methods(["GET", "POST"])
+def meeting_add(request, case_id):
+    case = policy.require_case(request.user, case_id, policy.CaseAction.RECORD_MEETING)
+    members = [(m.user.username, f"{m.user.username} ({m.user.organisation.name})")
+               for m in case.memberships.filter(removed_at__isnull=True)
+               .select_related("user__organisation").order_by("user__username")]
+    guardians = selectors.guardian_list(user=request.user, case_id=case.pk)
+    form = MeetingForm(request.POST or None, members=members, guardians=[
+        (g.pk, f"{g.first_name} {g.last_name}") for g in guardians])
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.meeting_record(user=request.user, case_id=case.pk, **form.cleaned_data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Mötet är registrerat."))
+            return redirect(reverse("case_detail", args=[case.pk]) + "#moten")
+    return render(request, "cases/meeting_form.html", {"form": form, "case": case},
+                  status=_form_status(request))

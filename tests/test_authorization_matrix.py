@@ -125,6 +125,10 @@ MATRIX = {
     "api/v1/cases/<int:case_id>/assessments/compare/": (
         API, "get", "/api/v1/cases/{case}/assessments/compare/", None,
         team(400, anonymous=401)),
+    "arenden/<int:case_id>/moten/ny/": (PAGE, "get", "/arenden/{case}/moten/ny/", None,
+                                        team(403, lead=200)),
+    "api/v1/cases/<int:case_id>/meetings/": (
+        API, "get", "/api/v1/cases/{case}/meetings/", None, team(200, anonymous=401)),
     "arenden/<int:case_id>/plan/": (PAGE, "get", "/arenden/{case}/plan/", None,
                                     team(403, lead=200)),
     "arenden/<int:case_id>/plan/overens/": (PAGE, "post", "/arenden/{case}/plan/overens/", {},
@@ -212,6 +216,8 @@ EXTRA = [
     (PAGE, "post", "/arenden/{case}/kartlaggning/ny/", {}, team(400)),
     (API, "put", "/api/v1/cases/{case}/plan/", {}, team(403, lead=400, anonymous=401)),
     (PAGE, "post", "/arenden/{case}/plan/", {}, team(403, lead=400)),
+    (PAGE, "post", "/arenden/{case}/moten/ny/", {}, team(403, lead=400)),
+    (API, "post", "/api/v1/cases/{case}/meetings/", {}, team(403, lead=400, anonymous=401)),
     (PAGE, "post", "/arenden/{case}/ataganden/ny/", {}, team(403, lead=400)),
     (PAGE, "post", "/arenden/{case}/uppfoljningar/ny/", {}, team(403, lead=400)),
     (API, "post", "/api/v1/cases/{case}/commitments/", {}, team(403, lead=400, anonymous=401)),

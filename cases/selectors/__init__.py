@@ -33,6 +33,7 @@ from cases.selectors.plans import (
     commitment_page,
     due,
     follow_up_page,
+    meeting_page,
     plan_detail,
     plan_view,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "follow_up_page",
     "guardian_list",
     "latest_assessment",
+    "meeting_page",
     "new_signal_count",
     "personnummer_index",
     "plan_detail",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 import audit
 from audit.models import Action
 from cases import policy
-from cases.models import Assessment, Case, CaseMember, Entry, Guardian, Signal
+from cases.models import Assessment, Case, CaseMember, Entry, Guardian, Meeting, Signal
 from cases.selectors.assessments import latest_assessment
 from cases.selectors.plans import PlanView, plan_view
 from sspf.crypto import blind_index
@@ -175,6 +175,7 @@ class CaseDetail:
     may_add_entry: bool
     assessment: Assessment | None = None
     plan: PlanView | None = None
+    meetings: list = field(default_factory=list)
 
 
 def case_detail(*, user, case_id, entry_page: int | str = 1,
@@ -208,6 +209,8 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
             may_add_entry=policy.may(user, case, policy.CaseAction.ADD_ENTRY),
             assessment=latest_assessment(user, case, crosses),
             plan=plan_view(user, case, crosses),
+            meetings=list(policy.visible_items(user, case, Meeting, crosses=crosses)
+                          .prefetch_related("participants__user").order_by("-held_at")[:5]),
         )
         # Withheld contact details do not travel to the template at all, so no template
         # change or debug output can show them; these instances are never saved.
@@ -216,7 +219,7 @@ def case_detail(*, user, case_id, entry_page: int | str = 1,
                 withhold_contact(person)
         _record_case_detail(user, case, guardians,
                             [*entries, *([detail.assessment] if detail.assessment else []),
-                             *detail.plan.objects])
+                             *detail.plan.objects, *detail.meetings])
         _flag([case])
     return detail
 

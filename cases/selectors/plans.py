@@ -14,7 +14,7 @@ from django.utils import timezone
 import audit
 from audit.models import Action
 from cases import policy
-from cases.models import ActionPlan, Case, Commitment, FollowUp
+from cases.models import ActionPlan, Case, Commitment, FollowUp, Meeting
 
 PAGE_SIZE = 25
 
@@ -48,11 +48,12 @@ def plan_view(user, case: Case, crosses=None) -> PlanView:
     )
 
 
-def _item_page(user, case_id, model, order, page, per_page) -> Page:
+def _item_page(user, case_id, model, order, page, per_page, prefetch=()) -> Page:
     case = policy.require_case(user, case_id)
     with transaction.atomic():
         result = Paginator(policy.visible_items(user, case, model).select_related(
-            "source_org", "author").order_by(*order), per_page).get_page(page)
+            "source_org", "author").prefetch_related(*prefetch).order_by(*order),
+            per_page).get_page(page)
         result.object_list = list(result.object_list)
         audit.record_shown(result.object_list, actor=user, case_id=case.pk,
                            youth_id=case.youth_id)
@@ -65,6 +66,13 @@ def commitment_page(*, user, case_id, page=1, per_page: int = PAGE_SIZE) -> Page
 
 def follow_up_page(*, user, case_id, page=1, per_page: int = PAGE_SIZE) -> Page:
     return _item_page(user, case_id, FollowUp, ("-due_on", "-id"), page, per_page)
+
+
+def meeting_page(*, user, case_id, page=1, per_page: int = PAGE_SIZE) -> Page:
+    """The network meetings the user may see (their organisation took part, and the
+    consent allows), newest first."""
+    return _item_page(user, case_id, Meeting, ("-held_at", "-id"), page, per_page,
+                      prefetch=("participants__user", "guardians_present"))
 
 
 def plan_detail(*, user, case_id) -> tuple[Case, PlanView]:

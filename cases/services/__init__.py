@@ -19,6 +19,7 @@ from cases.services.cases import (
 )
 from cases.services.entries import entry_add, item_fields
 from cases.services.lifecycle import case_close, case_reopen, case_set_status
+from cases.services.meetings import meeting_record
 from cases.services.plans import (
     commitment_add,
     commitment_set_status,
@@ -45,6 +46,7 @@ __all__ = [
     "follow_up_record",
     "guardian_add",
     "item_fields",
+    "meeting_record",
     "member_add",
     "member_remove",
     "organisation_in_cases",
