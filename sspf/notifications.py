@@ -30,6 +30,17 @@ EMAIL_BODY = (
 )
 
 
+def pending_body(count: int) -> str:
+    """The e-mail about unread notifications: how many, and where to log in; nothing
+    about what they concern."""
+    site = getattr(settings, "SSPF_SITE_URL", "")
+    things = "1 ny notis" if count == 1 else f"{count} nya notiser"
+    link = f"\n\n{site}/" if site else ""
+    return (f"Du har {things} i SSPF samverkan, till exempel uppföljningar eller åtaganden "
+            f"som förfaller. Logga in för att läsa dem.{link}\n\n"
+            "Det här meddelandet innehåller inga personuppgifter.")
+
+
 def notify(*, user: User, key: str, text: str, link: str = "") -> bool:
     """Create the notification unless one with this key exists; True if created."""
     try:
@@ -92,7 +103,7 @@ def _email_one(user: User, pending) -> int:
                    .values_list("pk", flat=True))
         if not ids:
             return 0
-        send_mail(EMAIL_SUBJECT, EMAIL_BODY, None, [user.email])
+        send_mail(EMAIL_SUBJECT, pending_body(len(ids)), None, [user.email])
         Notification.objects.filter(pk__in=ids).update(emailed_at=timezone.now())
     return 1
 

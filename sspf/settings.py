@@ -385,6 +385,8 @@ SSPF_REFUSALS_PER_MINUTE = _whole_number("SSPF_REFUSALS_PER_MINUTE", 30, low=1)
 
 # --- E-mail (notifications only; they never carry personal data) ---------------------
 SSPF_NOTIFY_BY_EMAIL = _env("SSPF_NOTIFY_BY_EMAIL").lower() in ("1", "true", "yes")
+# The address staff open the system at, for the link in those e-mails.
+SSPF_SITE_URL = _env("SSPF_SITE_URL").rstrip("/")
 EMAIL_HOST = _env("EMAIL_HOST") or "localhost"
 EMAIL_PORT = _whole_number("EMAIL_PORT", 25, low=1, high=65535)
 EMAIL_HOST_USER = _env("EMAIL_HOST_USER")

@@ -86,7 +86,7 @@ def test_nothing_is_reminded_for_a_done_commitment_or_a_closed_case(world, plann
         assert remind_due() == 0
 
 
-@override_settings(SSPF_NOTIFY_BY_EMAIL=True)
+@override_settings(SSPF_NOTIFY_BY_EMAIL=True, SSPF_SITE_URL="https://sspf.example.se")
 def test_the_email_carries_no_person(world, planned):
     case, _commitment = planned
     world["school"].email = "kurator@example.org"
@@ -96,7 +96,8 @@ def test_the_email_carries_no_person(world, planned):
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     text = message.subject + message.body
-    for personal in ("Sigrid", "Testsson", "Hemlig", case.youth.personnummer, str(case.pk)):
+    assert "1 ny notis" in message.body and "https://sspf.example.se/" in message.body
+    for personal in ("Sigrid", "Testsson", "Hemlig", case.youth.personnummer, f"#{case.pk}"):
         assert personal not in text
 
 
