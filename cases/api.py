@@ -778,12 +778,15 @@ class MeetingOut(serializers.Serializer):
     held_at = serializers.DateTimeField()
     participants = serializers.SerializerMethodField()
     youth_present = serializers.BooleanField()
-    guardians_present = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    guardians_present = serializers.SerializerMethodField()
     minutes = serializers.CharField()
     decisions = serializers.CharField()
 
     def get_participants(self, meeting) -> list[str]:
         return [p.user.username for p in meeting.participants.all()]
+
+    def get_guardians_present(self, meeting) -> list[int]:
+        return [g.pk for g in meeting.guardians_present.all()]
 
 
 class MeetingsView(CaseSubresourceView):
