@@ -15,12 +15,19 @@ from audit import chain, triggers
 from audit.models import AccessEvent, Action
 from cases import services
 from cases.models import (
+    ActionPlan,
+    Assessment,
     Case,
     CaseFacts,
     CaseMember,
     CaseStatusChange,
+    Commitment,
     Entry,
+    Factor,
+    FollowUp,
     Guardian,
+    Meeting,
+    MeetingParticipant,
     Signal,
     Youth,
 )
@@ -57,6 +64,19 @@ def full_case(world, *, years_closed: float):
         organisations=[world.orgs["school"].pk, world.orgs["coordination"].pk],
         categories=["school"], purpose="Samordning", form="written")
     consent_services.document_attach(user=world.coordinator, grant_id=grant.pk, data=PDF)
+    services.assessment_add(user=world["school"], case_id=case.pk, made_on=timezone.localdate(),
+                            factors=[{"domain": "school", "kind": "risk", "level": "high",
+                                      "note": "Frånvaro"}])
+    services.meeting_record(user=world.coordinator, case_id=case.pk,
+                            held_at=timezone.now(), participants=[world.coordinator.username],
+                            minutes="Möte", guardians_present=list(
+                                case.youth.guardians.values_list("pk", flat=True)))
+    services.plan_save(user=world.coordinator, case_id=case.pk, goals="Skolgång")
+    services.commitment_add(user=world.coordinator, case_id=case.pk,
+                            organisation=world.orgs["school"].pk,
+                            responsible=world["school"].username, description="Stöd",
+                            due_on=timezone.localdate() + timedelta(days=3))
+    services.plan_agree(user=world.coordinator, case_id=case.pk)
     services.case_close(user=world.coordinator, case_id=case.pk, reason="goals_met",
                         note="Klart")
     close_long_ago(case, years_closed)
@@ -81,8 +101,10 @@ def test_a_case_past_retention_is_erased_leaving_its_facts_and_a_verifiable_chai
     assert not Case.objects.filter(pk=case.pk).exists()
     assert not Youth.objects.filter(pk=youth_id).exists()
     assert not Guardian.objects.filter(youth_id=youth_id).exists()
-    for model in (Entry, Signal, CaseStatusChange, CaseMember, ConsentGrant):
+    for model in (Entry, Signal, CaseStatusChange, CaseMember, ConsentGrant, Assessment,
+                  Meeting, ActionPlan, Commitment, FollowUp):
         assert not model.objects.filter(case_id=case.pk).exists(), model
+    assert Factor.objects.count() == MeetingParticipant.objects.count() == 1  # the kept case's
     assert ConsentDocument.objects.count() == 1  # the kept case's
     facts = CaseFacts.objects.get(pk=facts_id)
     assert facts.erased and facts.closure_reason == "goals_met"
