@@ -251,7 +251,16 @@ def case_status(request, case_id):
     return redirect("case_detail", case_id=case.pk)
 
 
-def _case_form(request, case_id, *, action, form_class, service, template, done):
+def _part_form(request, case, form, *, title: str, button: str, anchor: str):
+    """A form for one part of a case (plan, commitment, meeting), shown again with its
+    errors after a refused POST."""
+    return render(request, "cases/case_part_form.html", {
+        "form": form, "case": case, "title": title, "button": button, "anchor": anchor,
+    }, status=_form_status(request))
+
+
+def _case_form(request, case_id, *, action, form_class, service, template, done,
+               extra=None):
     case = policy.require_case(request.user, case_id, action)
     form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -265,7 +274,7 @@ def _case_form(request, case_id, *, action, form_class, service, template, done)
         else:
             messages.success(request, done)
             return redirect("case_detail", case_id=case.pk)
-    return render(request, template, {"form": form, "case": case},
+    return render(request, template, {"form": form, "case": case, **(extra or {})},
                   status=_form_status(request))
 
 
@@ -413,8 +422,8 @@ def plan_edit(request, case_id):
         else:
             messages.success(request, _("Planens mål är sparade."))
             return redirect(reverse("case_detail", args=[case.pk]) + "#plan")
-    return render(request, "cases/plan_form.html", {"form": form, "case": case},
-                  status=_form_status(request))
+    return _part_form(request, case, form, title=_("Åtagandeplanens mål"),
+                      button=_("Spara"), anchor="plan")
 
 
 @require_POST
@@ -448,8 +457,8 @@ def commitment_add(request, case_id):
         else:
             messages.success(request, _("Åtagandet är tillagt."))
             return redirect(reverse("case_detail", args=[case.pk]) + "#plan")
-    return render(request, "cases/commitment_form.html", {"form": form, "case": case},
-                  status=_form_status(request))
+    return _part_form(request, case, form, title=_("Nytt åtagande"),
+                      button=_("Lägg till"), anchor="plan")
 
 
 @require_POST
@@ -474,8 +483,10 @@ def commitment_status(request, commitment_id):
 def follow_up_add(request, case_id):
     return _case_form(request, case_id, action=policy.CaseAction.EDIT_PLAN,
                       form_class=FollowUpForm, service=services.follow_up_record,
-                      template="cases/follow_up_form.html",
-                      done=_("Uppföljningen är registrerad."))
+                      template="cases/case_part_form.html",
+                      done=_("Uppföljningen är registrerad."),
+                      extra={"title": _("Registrera uppföljning"), "button": _("Spara"),
+                             "anchor": "plan"})
 
 
 @require_http_methods(["GET", "POST"])
@@ -495,5 +506,5 @@ def meeting_add(request, case_id):
         else:
             messages.success(request, _("Mötet är registrerat."))
             return redirect(reverse("case_detail", args=[case.pk]) + "#moten")
-    return render(request, "cases/meeting_form.html", {"form": form, "case": case},
-                  status=_form_status(request))
+    return _part_form(request, case, form, title=_("Nytt nätverksmöte"),
+                      button=_("Spara mötet"), anchor="moten")

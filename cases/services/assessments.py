@@ -42,8 +42,8 @@ def _factors(values, errors: dict) -> list[dict]:
         value = value if isinstance(value, dict) else {}
         domain, kind, level = (str(value.get(k) or "").strip()
                                for k in ("domain", "kind", "level"))
-        for code, choices, label in ((domain, Domain, _("livsområde")), (kind, FactorKind, _("typ")),
-                                     (level, Level, _("nivå"))):
+        for code, choices, label in ((domain, Domain, _("livsområde")),
+                                     (kind, FactorKind, _("typ")), (level, Level, _("nivå"))):
             if code not in choices.values:
                 problems.append(_("Rad %(n)d: okänd %(what)s %(code)s. Välj bland: "
                                   "%(choices)s.") % {"n": n, "what": label, "code": code[:30]
