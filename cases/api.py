@@ -4,6 +4,7 @@ serializer shapes the answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,6 +15,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_view,
     inline_serializer,
 )
 from rest_framework import serializers, status
@@ -144,6 +146,12 @@ def _page_payload(request, page: Page, serializer, **query) -> dict:
     }
 
 
+def _page_out(name, item):
+    return inline_serializer(name, {
+        "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
+        "previous": serializers.CharField(allow_null=True), "results": item(many=True)})
+
+
 class YouthIn(serializers.Serializer):
     personnummer = serializers.CharField(max_length=20)
     first_name = serializers.CharField(max_length=100)
@@ -246,6 +254,35 @@ class CaseSubresourceView(TokenAPIView):
         return Response(out(result, **out_kwargs).data, status=status.HTTP_201_CREATED)
 
 
+class CaseItemsView(CaseSubresourceView):
+    """A list of one item type of a case: GET a page of those the caller may see, POST
+    a new one. A subclass names its selector, service, action and serializers (and
+    its schema, with ``extend_schema_view``)."""
+
+    page_of: Callable  # selector(user=, case_id=, page=) -> Page
+    add: Callable  # service(user=, case_id=, **values) -> item
+    add_action: policy.CaseAction
+    body: type[serializers.Serializer]
+    item_out: type[serializers.Serializer]
+
+    def get(self, request, case_id):
+        page = self.page_of(user=request.user, case_id=case_id,
+                            page=request.query_params.get("page", 1))
+        return Response(_page_payload(request, page, self.item_out))
+
+    def post(self, request, case_id):
+        return self.created(
+            request, case_id, action=self.add_action, body=self.body, out=self.item_out,
+            write=lambda values: self.add(user=request.user, case_id=case_id, **values))
+
+
+def _items_schema(name: str, body, out):
+    return extend_schema_view(
+        get=extend_schema(parameters=[OpenApiParameter("page", int)],
+                          responses=_page_out(name, out)),
+        post=extend_schema(request=body, responses={201: out}))
+
+
 class MembersView(CaseSubresourceView):
     class MemberIn(serializers.Serializer):
         username = serializers.CharField(max_length=150)
@@ -316,8 +353,6 @@ class EntriesView(CaseSubresourceView):
             request, case_id, action=policy.CaseAction.ADD_ENTRY, body=self.EntryIn,
             out=EntryOut, write=lambda values: services.entry_add(
                 user=request.user, case_id=case_id, **values))
-
-
 
 
 class CaseLifecycleView(TokenAPIView):
@@ -561,32 +596,21 @@ class AssessmentOut(serializers.Serializer):
     factors = FactorOut(many=True, source="factors.all")
 
 
-class AssessmentPageOut(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
-    results = AssessmentOut(many=True)
-
-
-class AssessmentsView(CaseSubresourceView):
+class AssessmentsView(CaseItemsView):
     class AssessmentIn(serializers.Serializer):
         made_on = serializers.DateField()
         # Shapes are checked by the service, so each problem names its row.
         factors = serializers.ListField(child=serializers.DictField(), allow_empty=True,
                                         max_length=50)
 
-    @extend_schema(parameters=[OpenApiParameter("page", int)], responses=AssessmentPageOut)
-    def get(self, request, case_id):
-        page = selectors.assessment_page(user=request.user, case_id=case_id,
-                                         page=request.query_params.get("page", 1))
-        return Response(_page_payload(request, page, AssessmentOut))
+    page_of = staticmethod(selectors.assessment_page)
+    add = staticmethod(services.assessment_add)
+    add_action = policy.CaseAction.ADD_ASSESSMENT
+    body = AssessmentIn
+    item_out = AssessmentOut
 
-    @extend_schema(request=AssessmentIn, responses={201: AssessmentOut})
-    def post(self, request, case_id):
-        return self.created(
-            request, case_id, action=policy.CaseAction.ADD_ASSESSMENT, body=self.AssessmentIn,
-            out=AssessmentOut, write=lambda values: services.assessment_add(
-                user=request.user, case_id=case_id, **values))
+
+_items_schema("AssessmentPage", AssessmentsView.AssessmentIn, AssessmentOut)(AssessmentsView)
 
 
 class ChangeOut(serializers.Serializer):
@@ -651,12 +675,6 @@ class FollowUpOut(serializers.Serializer):
     propose_closure = serializers.BooleanField()
 
 
-def _page_out(name, item):
-    return inline_serializer(name, {
-        "count": serializers.IntegerField(), "next": serializers.CharField(allow_null=True),
-        "previous": serializers.CharField(allow_null=True), "results": item(many=True)})
-
-
 class ActionPlanView(TokenAPIView):
     class PlanIn(serializers.Serializer):
         goals = serializers.CharField(max_length=PLAN_TEXT_MAX_LENGTH, allow_blank=True)
@@ -689,7 +707,7 @@ class PlanAgreeView(TokenAPIView):
         return Response(PlanOut(plan).data)
 
 
-class CommitmentsView(CaseSubresourceView):
+class CommitmentsView(CaseItemsView):
     class CommitmentIn(serializers.Serializer):
         organisation = serializers.IntegerField(min_value=1, help_text="A team organisation.")
         responsible = serializers.CharField(max_length=150, help_text="A team member's "
@@ -698,19 +716,14 @@ class CommitmentsView(CaseSubresourceView):
                                             allow_blank=True)
         due_on = serializers.DateField()
 
-    @extend_schema(parameters=[OpenApiParameter("page", int)],
-                   responses=_page_out("CommitmentPage", CommitmentOut))
-    def get(self, request, case_id):
-        page = selectors.commitment_page(user=request.user, case_id=case_id,
-                                         page=request.query_params.get("page", 1))
-        return Response(_page_payload(request, page, CommitmentOut))
+    page_of = staticmethod(selectors.commitment_page)
+    add = staticmethod(services.commitment_add)
+    add_action = policy.CaseAction.EDIT_PLAN
+    body = CommitmentIn
+    item_out = CommitmentOut
 
-    @extend_schema(request=CommitmentIn, responses={201: CommitmentOut})
-    def post(self, request, case_id):
-        return self.created(
-            request, case_id, action=policy.CaseAction.EDIT_PLAN, body=self.CommitmentIn,
-            out=CommitmentOut, write=lambda values: services.commitment_add(
-                user=request.user, case_id=case_id, **values))
+
+_items_schema("CommitmentPage", CommitmentsView.CommitmentIn, CommitmentOut)(CommitmentsView)
 
 
 class CommitmentDetailView(TokenAPIView):
@@ -728,7 +741,7 @@ class CommitmentDetailView(TokenAPIView):
         return Response(CommitmentOut(commitment).data)
 
 
-class FollowUpsView(CaseSubresourceView):
+class FollowUpsView(CaseItemsView):
     class FollowUpIn(serializers.Serializer):
         held_on = serializers.DateField()
         outcome = serializers.CharField(max_length=20)
@@ -737,19 +750,14 @@ class FollowUpsView(CaseSubresourceView):
         next_on = serializers.DateField(required=False, allow_null=True, default=None)
         propose_closure = serializers.BooleanField(required=False, default=False)
 
-    @extend_schema(parameters=[OpenApiParameter("page", int)],
-                   responses=_page_out("FollowUpPage", FollowUpOut))
-    def get(self, request, case_id):
-        page = selectors.follow_up_page(user=request.user, case_id=case_id,
-                                        page=request.query_params.get("page", 1))
-        return Response(_page_payload(request, page, FollowUpOut))
+    page_of = staticmethod(selectors.follow_up_page)
+    add = staticmethod(services.follow_up_record)
+    add_action = policy.CaseAction.EDIT_PLAN
+    body = FollowUpIn
+    item_out = FollowUpOut
 
-    @extend_schema(request=FollowUpIn, responses={201: FollowUpOut})
-    def post(self, request, case_id):
-        return self.created(
-            request, case_id, action=policy.CaseAction.EDIT_PLAN, body=self.FollowUpIn,
-            out=FollowUpOut, write=lambda values: services.follow_up_record(
-                user=request.user, case_id=case_id, **values))
+
+_items_schema("FollowUpPage", FollowUpsView.FollowUpIn, FollowUpOut)(FollowUpsView)
 
 
 class DueItemOut(serializers.Serializer):
@@ -789,7 +797,7 @@ class MeetingOut(serializers.Serializer):
         return [g.pk for g in meeting.guardians_present.all()]
 
 
-class MeetingsView(CaseSubresourceView):
+class MeetingsView(CaseItemsView):
     class MeetingIn(serializers.Serializer):
         held_at = serializers.DateTimeField()
         participants = serializers.ListField(child=serializers.CharField(max_length=150),
@@ -801,16 +809,11 @@ class MeetingsView(CaseSubresourceView):
         decisions = serializers.CharField(max_length=PLAN_TEXT_MAX_LENGTH, required=False,
                                           allow_blank=True, default="")
 
-    @extend_schema(parameters=[OpenApiParameter("page", int)],
-                   responses=_page_out("MeetingPage", MeetingOut))
-    def get(self, request, case_id):
-        page = selectors.meeting_page(user=request.user, case_id=case_id,
-                                      page=request.query_params.get("page", 1))
-        return Response(_page_payload(request, page, MeetingOut))
+    page_of = staticmethod(selectors.meeting_page)
+    add = staticmethod(services.meeting_record)
+    add_action = policy.CaseAction.RECORD_MEETING
+    body = MeetingIn
+    item_out = MeetingOut
 
-    @extend_schema(request=MeetingIn, responses={201: MeetingOut})
-    def post(self, request, case_id):
-        return self.created(
-            request, case_id, action=policy.CaseAction.RECORD_MEETING, body=self.MeetingIn,
-            out=MeetingOut, write=lambda values: services.meeting_record(
-                user=request.user, case_id=case_id, **values))
+
+_items_schema("MeetingPage", MeetingsView.MeetingIn, MeetingOut)(MeetingsView)
