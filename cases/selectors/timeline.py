@@ -83,8 +83,9 @@ def _member_events(case: Case) -> list[TimelineEvent]:
 
 def _item_events(user, case: Case) -> list[TimelineEvent]:
     events = []
+    crosses = policy.crossing(user, case)  # read once for every item type
     for model in case_item_models():
-        for item in policy.visible_items(user, case, model).select_related(
+        for item in policy.visible_items(user, case, model, crosses=crosses).select_related(
                 "source_org", "author"):
             events.append(TimelineEvent(
                 at=item.created_at, kind="item",
