@@ -587,7 +587,8 @@ class FactorOut(serializers.Serializer):
 
 class AssessmentOut(serializers.Serializer):
     id = serializers.IntegerField()
-    number = serializers.IntegerField(help_text="The version, counted within the case.")
+    version = serializers.IntegerField(help_text="Its place among the versions the caller "
+                                       "may see, oldest first (1, 2, …).")
     made_on = serializers.DateField()
     source_org = OrganisationOut()
     category = serializers.CharField()
@@ -732,8 +733,9 @@ class CommitmentDetailView(TokenAPIView):
 
     @extend_schema(request=CommitmentStatusIn, responses={200: CommitmentOut})
     def patch(self, request, commitment_id):
-        policy.require_item(request.user, Commitment, commitment_id,
-                            policy.CaseAction.UPDATE_COMMITMENT)
+        commitment = policy.require_item(request.user, Commitment, commitment_id,
+                                         policy.CaseAction.UPDATE_COMMITMENT)
+        policy.require_commitment_update(request.user, commitment)
         data = self.CommitmentStatusIn(data=request.data)
         data.is_valid(raise_exception=True)
         commitment = services.commitment_set_status(

@@ -10,6 +10,19 @@ def blind_index_fields(model) -> list[str]:
     return [f.name for f in model._meta.concrete_fields if f.name.endswith("_index")]
 
 
+# Plain fields that the change history says changed without saying what they held: what
+# the anonymous facts are made of (area, months, closure reason, concern codes) and the
+# ratings, so that the history of an erased case cannot be matched to its facts row or
+# tell what was assessed.
+HISTORY_MASKED = {
+    "cases.Case": ("area", "opened_at", "closed_at", "closure_reason"),
+    "cases.CaseStatusChange": ("closure_reason",),
+    "cases.Signal": ("concerns", "report_of_concern_date"),
+    "cases.Factor": ("domain", "kind", "level"),
+    "cases.FollowUp": ("outcome",),
+}
+
+
 class CasesConfig(AppConfig):
     name = "cases"
     verbose_name = _("Ärenden")
@@ -39,4 +52,5 @@ class CasesConfig(AppConfig):
         for model in (models.Youth, models.Guardian, models.Case, models.CaseMember,
                       models.CaseStatusChange, models.Factor, models.MeetingParticipant,
                       *models.case_item_models()):
-            register_personal_model(model, exclude_fields=blind_index_fields(model))
+            register_personal_model(model, exclude_fields=blind_index_fields(model),
+                                    also_masked=HISTORY_MASKED.get(model._meta.label, ()))

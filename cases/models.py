@@ -622,7 +622,9 @@ class Meeting(CaseItem):
     Its minutes reach only the organisations of its participants (``audience``), and
     those under the same consent rule as any item."""
 
-    audience = "participants__user__organisation"
+    # The organisations the participants acted for at the meeting, kept with them: a
+    # participant who later moves to another organisation does not take the minutes along.
+    audience = "participants__organisation"
 
     held_at = models.DateTimeField(_("hölls"))
     youth_present = models.BooleanField(_("den unge var med"), default=False)
@@ -646,6 +648,7 @@ class MeetingParticipant(models.Model):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="participants")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                              related_name="+")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["meeting", "user"],

@@ -256,6 +256,14 @@ def managed_cases(user) -> QuerySet[Case]:
     return visible_cases(user).filter(pk__in=_object_permission(user, "manage_case"))
 
 
+def require_commitment_update(user, commitment) -> None:
+    """A recorded 403 for a member who sees the commitment but may not change it."""
+    if not may_update_commitment(user, commitment):
+        raise deny(user, status=403, object_type="cases.Commitment", object_id=commitment.pk,
+                   case_id=commitment.case_id, youth_id=commitment.case.youth_id,
+                   purpose="update commitment")
+
+
 def may_update_commitment(user, commitment) -> bool:
     """A commitment's status is changed by its responsible person and by the case's
     coordinators (the commitment is seen first, through ``visible_items``)."""

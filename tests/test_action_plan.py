@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AccessEvent, Action
 from cases import services
 from cases.models import Case, Commitment, FollowUp
 from consent import services as consent_services
@@ -93,7 +94,7 @@ def test_the_owner_updates_status_and_others_cannot(world, case, api_client):
     consent_of_all(world, case, organisations=["school", "police", "coordination"],
                    categories=["school"])
     refused = api_client(world["police"]).patch(url, {"status": "done"}, format="json")
-    assert refused.status_code == 400 and "status" in refused.json()
+    assert refused.status_code == 403
     bad = api_client(world["school"]).patch(url, {"status": "maybe"}, format="json")
     assert bad.status_code == 400 and "status" in bad.json()
     assert Commitment.objects.get(pk=commitment.pk).status == "ongoing"
@@ -210,3 +211,40 @@ def test_the_case_page_goes_from_plan_to_follow_up(world, case, client):
     assert Commitment.objects.get().status == "done"
     home = client.get("/").content.decode()
     assert "Att göra" in home
+
+
+def school_commitment(world, case, *, due_in=10):
+    services.plan_save(user=world.coordinator, case_id=case.pk, goals="Skolgång")
+    return services.commitment_add(
+        user=world.coordinator, case_id=case.pk, organisation=world.orgs["school"].pk,
+        responsible=world["school"].username, description="Hemlig studieplan",
+        due_on=TODAY + timedelta(days=due_in))
+
+
+def test_a_member_who_sees_a_commitment_but_may_not_change_it_gets_a_recorded_403(
+        world, case, api_client):
+    """The police see the school's commitment under consent, but are not responsible:
+    a visible object with a forbidden action should be a 403 recorded as ``denied``;
+    ``commitment_set_status`` raises a ValidationError (400) and records nothing."""
+    commitment = school_commitment(world, case)
+    consent_of_all(world, case, organisations=["school", "police", "coordination"],
+                   categories=["school"])
+    before = AccessEvent.objects.filter(action=Action.DENIED, actor_id=world["police"].pk
+                                        ).count()
+    response = api_client(world["police"]).patch(f"{API}commitments/{commitment.pk}/",
+                                                 {"status": "done"}, format="json")
+    assert response.status_code == 403
+    assert AccessEvent.objects.filter(action=Action.DENIED,
+                                      actor_id=world["police"].pk).count() == before + 1
+
+
+def test_a_follow_up_cannot_be_held_before_the_plan_was_agreed(world, case, api_client):
+    """``follow_up_record`` refuses only a future ``held_on``: year 1 is accepted, and
+    so marks the scheduled follow-up as held long before the plan existed."""
+    school_commitment(world, case)
+    services.plan_agree(user=world.coordinator, case_id=case.pk)
+    response = api_client(world.coordinator).post(f"{API}cases/{case.pk}/follow-ups/", {
+        "held_on": "0001-01-01", "outcome": "improved",
+        "next_on": (TODAY + timedelta(weeks=6)).isoformat()}, format="json")
+    assert response.status_code == 400 and "held_on" in response.json()
+    assert not FollowUp.objects.filter(held_on__isnull=False).exists()

@@ -1,7 +1,10 @@
 """Kartläggning: versions never overwritten, compared two at a time, each version a
 case item of its organisation gated by consent like an entry."""
 
+from datetime import timedelta
+
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from audit.models import AccessEvent, Action
@@ -15,6 +18,7 @@ from tests.factories import youth_number as number
 pytestmark = pytest.mark.django_db
 API = "/api/v1/"
 TODAY = timezone.localdate().isoformat()
+DAY = timezone.localdate()
 
 
 @pytest.fixture
@@ -44,11 +48,11 @@ def test_versions_are_numbered_never_overwritten_and_compared(world, case, api_c
     assert first.status_code == 201, first.content
     second = post(api_client, world["school"], case,
                   factors(school_risk="medium", peers_risk="high", leisure_protective="low"))
-    assert (first.json()["number"], second.json()["number"]) == (1, 2)
+    assert (first.json()["version"], second.json()["version"]) == (1, 2)
     assert first.json()["category"] == "school"
     assert Factor.objects.filter(assessment_id=first.json()["id"]).count() == 3  # untouched
     listed = api_client(world["school"]).get(f"{API}cases/{case.pk}/assessments/").json()
-    assert [a["number"] for a in listed["results"]] == [2, 1]
+    assert [a["version"] for a in listed["results"]] == [2, 1]
     assert set(listed["results"][0]) >= {"id", "source_org", "category", "created_at"}
 
     compared = api_client(world["school"]).get(
@@ -135,3 +139,67 @@ def test_the_pages(world, case, client):
     bad = client.post(f"/arenden/{case.pk}/kartlaggning/ny/", {"made_on": TODAY})
     assert bad.status_code == 400
     assert Assessment.objects.count() == 2
+
+
+@pytest.mark.parametrize("note", [["en", "lista"], 5, {"a": 1}])
+def test_a_factor_note_that_is_not_text_is_refused_naming_the_row(world, case, api_client,
+                                                                 note):
+    """``AssessmentIn.factors`` is a list of unvalidated dicts and ``text_field`` calls
+    ``.strip()`` on whatever ``note`` holds: AttributeError, a 500."""
+    response = api_client(world["school"]).post(
+        f"{API}cases/{case.pk}/assessments/",
+        {"made_on": DAY.isoformat(),
+         "factors": [{"domain": "school", "kind": "risk", "level": "high", "note": note}]},
+        format="json")
+    assert response.status_code == 400
+    assert "Rad 1" in response.json()["factors"][0]
+    assert not Assessment.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL compares them fine")
+def test_numbers_beyond_bigint_are_refused_not_500(world, case, api_client):
+    """``require_case`` bounds ids by MAX_ID before they reach a bigint column; the new
+    compare ``from``/``to`` and the meeting's ``guardians_present`` do not."""
+    school = api_client(world["school"])
+    school.post(f"{API}cases/{case.pk}/assessments/", {
+        "made_on": DAY.isoformat(),
+        "factors": [{"domain": "school", "kind": "risk", "level": "high"}]}, format="json")
+    compared = school.get(f"{API}cases/{case.pk}/assessments/compare/",
+                          {"from": 1, "to": 2**70})
+    assert compared.status_code == 400 and "to" in compared.json()
+    consent_of_all(world, case, organisations=["school", "coordination"],
+                   categories=["basic"])
+    meeting = api_client(world.coordinator).post(f"{API}cases/{case.pk}/meetings/", {
+        "held_at": (timezone.now() - timedelta(hours=1)).isoformat(),
+        "participants": [world["school"].username], "minutes": "Möte",
+        "guardians_present": [2**63]}, format="json")
+    assert meeting.status_code == 400 and "guardians_present" in meeting.json()
+
+
+def test_version_numbers_do_not_reveal_versions_the_reader_may_not_see(world, case,
+                                                                       api_client):
+    """Versions are numbered across the case's organisations. The police, without
+    consent for the school's category, list their own versions 1 and 3, and so learn
+    that another organisation made version 2 (and when, from the gap)."""
+    rows = [{"domain": "peers", "kind": "risk", "level": "high"}]
+    for who in ("police", "school", "police"):
+        services.assessment_add(user=world[who], case_id=case.pk, made_on=DAY,
+                                factors=rows)
+    listed = api_client(world["police"]).get(f"{API}cases/{case.pk}/assessments/").json()
+    assert [a["version"] for a in listed["results"]] == [2, 1]
+
+
+def test_factor_messages_are_plain_swedish(world, case, api_client):
+    """A wrong-typed code is echoed as a Python repr ("okänd område ['school']"), the
+    adjective does not agree with the neuter nouns (okänt område, okänd typ, okänd
+    nivå), and a duplicate row is described in codes ("school har redan en risk")."""
+    response = api_client(world["school"]).post(f"{API}cases/{case.pk}/assessments/", {
+        "made_on": DAY.isoformat(), "factors": [
+            {"domain": ["school"], "kind": "risk", "level": "high"},
+            {"domain": "school", "kind": "risk", "level": "high"},
+            {"domain": "school", "kind": "risk", "level": "low"}]}, format="json")
+    assert response.status_code == 400
+    text = " ".join(response.json()["factors"])
+    assert "['" not in text
+    assert "okänd område" not in text
+    assert "school har redan en risk" not in text

@@ -6,6 +6,8 @@ import io
 from datetime import timedelta
 
 import pytest
+from auditlog.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -35,10 +37,11 @@ from cases.tasks import gallra
 from consent import services as consent_services
 from consent.models import ConsentDocument, ConsentGrant
 from tests.conftest import as_database_owner
-from tests.factories import open_case
+from tests.factories import add_guardian, open_case
 from tests.factories import youth_number as number
 
 pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
 PDF = b"%PDF-1.7\n" + b"Underskrift " * 50
 
 
@@ -205,3 +208,26 @@ def test_a_signal_never_triaged_is_erased_after_the_retention_period(world):
     gallra()
     assert not Signal.objects.filter(pk=signal.pk).exists(), (
         "a five-year-old signal with a name and free text survives every gallring run")
+
+
+@pytest.fixture
+def case(world):
+    case = open_case(world, personnummer=number(16), team=["school", "social", "police"])
+    add_guardian(world, case)
+    return case
+
+
+def test_gallring_leaves_no_readable_ratings_of_the_erased_case(world, case):
+    """Factor (and FollowUp) rows are erased, but their django-auditlog entries keep
+    ``domain``/``kind``/``level`` (and ``outcome``) in clear, tied to the assessment and
+    through its entry to the case id: the young person's risk profile outlives
+    gallring in a hash-chained table nobody deletes from. Only ids should remain."""
+    services.assessment_add(user=world["school"], case_id=case.pk, made_on=TODAY, factors=[
+        {"domain": "family", "kind": "risk", "level": "high", "note": "Våld i hemmet"}])
+    services.case_close(user=world.coordinator, case_id=case.pk, reason="goals_met")
+    close_long_ago(case, 4)
+    assert gallra()["cases"] == 1
+    assert not Factor.objects.exists()
+    kept = [entry.changes for entry in LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Factor))]
+    assert not any("high" in str(changes) or "family" in str(changes) for changes in kept)

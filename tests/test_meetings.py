@@ -9,6 +9,7 @@ from django.utils import timezone
 from cases import services
 from cases.models import Meeting
 from consent import services as consent_services
+from sspf.services import staff_account_save
 from tests.conftest import log_in_verified
 from tests.factories import add_guardian, consent_of_all, open_case
 from tests.factories import youth_number as number
@@ -113,3 +114,36 @@ def test_the_meeting_page(world, case, client):
     assert "Bra möte" in client.get(f"/arenden/{case.pk}/").content.decode()
     services.case_close(user=world.coordinator, case_id=case.pk, reason="goals_met")
     assert client.get(f"/arenden/{case.pk}/moten/ny/").status_code == 409
+TODAY = timezone.localdate()
+
+
+def test_minutes_do_not_reach_an_organisation_that_was_not_at_the_meeting(world, case,
+                                                                          api_client):
+    """The audience is ``participants__user__organisation`` read at request time. When
+    the school participant is moved to the police organisation (their team access ends,
+    as it should), the meeting's audience silently becomes the police: every police
+    member of the team now reads minutes of a meeting no police officer attended."""
+    consent_of_all(world, case, organisations=["school", "police", "coordination"],
+                   categories=["basic"])
+    services.meeting_record(user=world.coordinator, case_id=case.pk,
+                            held_at=timezone.now() - timedelta(hours=1),
+                            participants=[world["school"].username],
+                            minutes="Hemliga minnesanteckningar")
+    police = api_client(world["police"])
+    assert police.get(f"{API}cases/{case.pk}/meetings/").json()["count"] == 0
+    staff_account_save(username=world["school"].username, role=world["school"].role,
+                       organisation=world.orgs["police"])
+    assert police.get(f"{API}cases/{case.pk}/meetings/").json()["count"] == 0
+    assert "Hemliga minnesanteckningar" not in police.get(
+        f"{API}cases/{case.pk}/").content.decode()
+
+
+def test_a_meeting_cannot_be_recorded_as_held_before_the_case_was_opened(world, case,
+                                                                        api_client):
+    consent_of_all(world, case, organisations=["school", "coordination"],
+                   categories=["basic"])
+    response = api_client(world.coordinator).post(f"{API}cases/{case.pk}/meetings/", {
+        "held_at": "0001-01-01T00:00:00Z", "participants": [world["school"].username],
+        "minutes": "Möte"}, format="json")
+    assert response.status_code == 400 and "held_at" in response.json()
+    assert not Meeting.objects.exists()

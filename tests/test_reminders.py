@@ -17,6 +17,7 @@ from cases import services
 from cases.services import reminders
 from cases.tasks import remind_due
 from sspf.models import Notification
+from sspf.services import staff_account_save
 from tests.conftest import AuditTablesFlushable
 from tests.factories import World, add_guardian, open_case
 from tests.factories import youth_number as number
@@ -125,3 +126,39 @@ class TwoWorkersAtOnce(AuditTablesFlushable, TransactionTestCase):
         assert Notification.objects.filter(key=f"commitment:{commitment.pk}:overdue",
                                            user=world["school"]).count() == 1
         assert sum(results) == Notification.objects.count() > 0
+
+
+@pytest.fixture
+def case(world):
+    case = open_case(world, personnummer=number(16), team=["school", "social", "police"])
+    add_guardian(world, case)
+    return case
+
+
+def school_commitment(world, case, *, due_in=10):
+    services.plan_save(user=world.coordinator, case_id=case.pk, goals="Skolgång")
+    return services.commitment_add(
+        user=world.coordinator, case_id=case.pk, organisation=world.orgs["school"].pk,
+        responsible=world["school"].username, description="Hemlig studieplan",
+        due_on=TODAY + timedelta(days=due_in))
+
+
+@pytest.mark.parametrize("how", ["removed", "moved"])
+def test_reminders_go_only_to_people_still_on_the_team(world, case, how):
+    """``send_due`` reminds ``commitment.responsible`` whenever the account is active,
+    without asking whether they are still on the case's team (removed, or moved to
+    another organisation, which ends their team access). They are told about a case they
+    may no longer see, and nobody on the team is told until the commitment is overdue."""
+    commitment = school_commitment(world, case)
+    services.plan_agree(user=world.coordinator, case_id=case.pk)
+    school = world["school"]
+    if how == "removed":
+        services.member_remove(user=world.coordinator, case_id=case.pk,
+                               username=school.username)
+    else:
+        staff_account_save(username=school.username, role=school.role,
+                           organisation=world.orgs["leisure"])
+    with time_machine.travel(TODAY + timedelta(days=3), tick=False):
+        remind_due()
+    assert not Notification.objects.filter(
+        user=school, key__startswith=f"commitment:{commitment.pk}:").exists()

@@ -24,6 +24,15 @@ def _visible(user, case: Case, crosses=None) -> QuerySet[Assessment]:
         Prefetch("factors", queryset=Factor.objects.order_by("domain", "kind")))
 
 
+def _number(user, case: Case, assessments, crosses=None) -> None:
+    """``assessment.version``: its place among the versions the user may see, oldest
+    first, so a reader is not told of versions kept from them by gaps in the numbers."""
+    order = {pk: n for n, pk in enumerate(_visible(user, case, crosses).order_by(
+        "number").values_list("pk", flat=True), start=1)}
+    for assessment in assessments:
+        assessment.version = order[assessment.pk]
+
+
 def _record(user, case: Case, assessments) -> None:
     audit.record_shown(assessments, actor=user, case_id=case.pk, youth_id=case.youth_id)
 
@@ -33,6 +42,7 @@ def assessment_page(*, user, case_id, page: int | str = 1, per_page: int = PAGE_
     with transaction.atomic():
         result = Paginator(_visible(user, case).order_by("-number"), per_page).get_page(page)
         result.object_list = list(result.object_list)
+        _number(user, case, result.object_list)
         _record(user, case, result.object_list)
     return result
 
@@ -40,7 +50,10 @@ def assessment_page(*, user, case_id, page: int | str = 1, per_page: int = PAGE_
 def latest_assessment(user, case: Case, crosses=None) -> Assessment | None:
     """The newest version the user may see, for the case page (recorded by the caller
     with the rest of the page)."""
-    return _visible(user, case, crosses).order_by("-number").first()
+    latest = _visible(user, case, crosses).order_by("-number").first()
+    if latest is not None:
+        _number(user, case, [latest], crosses)
+    return latest
 
 
 @dataclass
@@ -87,21 +100,27 @@ def compare(older: Assessment, newer: Assessment) -> list[Change]:
 
 def assessment_compare(*, user, case_id, first, second) -> tuple[Assessment, Assessment,
                                                                   list[Change]]:
-    """Two versions the user may see, older first, and what changed between them. A
-    version the user may not see answers as one that does not exist."""
+    """Two versions the user may see (by ``version``, their place among those the user
+    sees), older first, and what changed between them. A version the user may not see
+    answers as one that does not exist."""
     case = policy.require_case(user, case_id)
-    numbers = []
+    wanted = []
     for field, value in (("from", first), ("to", second)):
         try:
-            numbers.append(int(value))
+            wanted.append((field, int(value)))
         except (TypeError, ValueError):
             raise ValidationError({field: [_("Ange versionens nummer.")]}) from None
     with transaction.atomic():
-        found = {a.number: a for a in _visible(user, case).filter(number__in=numbers)}
-        missing = [n for n in numbers if n not in found]
-        if missing:
-            raise ValidationError({"to" if numbers[0] in found else "from": [
-                _("Det finns ingen version %(n)d som du kan se.") % {"n": missing[0]}]})
-        older, newer = sorted((found[n] for n in numbers), key=lambda a: a.number)
+        ids = list(_visible(user, case).order_by("number").values_list("pk", flat=True))
+        for field, n in wanted:
+            if not 1 <= n <= len(ids):
+                raise ValidationError({field: [
+                    _("Det finns ingen version %(n)d som du kan se.") % {"n": n}
+                    if abs(n) < 10**9 else _("Ange versionens nummer.")]})
+        found = {a.pk: a for a in _visible(user, case).filter(
+            pk__in=[ids[n - 1] for _field, n in wanted])}
+        older, newer = sorted(found.values(), key=lambda a: a.number) if len(found) == 2 \
+            else [*found.values(), *found.values()]
+        _number(user, case, [older, newer])
         _record(user, case, [older, newer] if older.pk != newer.pk else [older])
     return older, newer, compare(older, newer)

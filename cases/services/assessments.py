@@ -5,7 +5,7 @@ case's last and never changes an earlier one."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Max
 from django.utils import timezone
@@ -26,6 +26,9 @@ from cases.services._base import _errors, _locked_case, _record, text_field
 from cases.services.entries import item_fields
 
 MAX_FACTORS = len(Domain) * len(FactorKind)
+# A kartläggning may have been made shortly before the case was opened (from the
+# signal); a date long before that is a typing error.
+EARLIEST_BEFORE_OPENING = timedelta(days=90)
 
 
 def _factors(values, errors: dict) -> list[dict]:
@@ -40,20 +43,28 @@ def _factors(values, errors: dict) -> list[dict]:
     rows, seen, problems = [], set(), []
     for n, value in enumerate(values, start=1):
         value = value if isinstance(value, dict) else {}
-        domain, kind, level = (str(value.get(k) or "").strip()
-                               for k in ("domain", "kind", "level"))
-        for code, choices, label in ((domain, Domain, _("livsområde")),
-                                     (kind, FactorKind, _("typ")), (level, Level, _("nivå"))):
-            if code not in choices.values:
-                problems.append(_("Rad %(n)d: okänd %(what)s %(code)s. Välj bland: "
-                                  "%(choices)s.") % {"n": n, "what": label, "code": code[:30]
-                                                     or "–", "choices": ", ".join(choices.values)})
-        if (domain, kind) in seen:
-            problems.append(_("Rad %(n)d: %(domain)s har redan en %(kind)s i versionen.")
-                            % {"n": n, "domain": domain, "kind": kind})
-        seen.add((domain, kind))
+        codes = {k: value.get(k) for k in ("domain", "kind", "level")}
+        for key, choices, label in (("domain", Domain, _("Livsområdet")),
+                                    ("kind", FactorKind, _("Typen")),
+                                    ("level", Level, _("Nivån"))):
+            if codes[key] not in choices.values:
+                problems.append(_("Rad %(n)d: %(what)s saknas eller är okänt. Välj bland: "
+                                  "%(choices)s.") % {
+                    "n": n, "what": label,
+                    "choices": ", ".join(f"{c} ({label_})" for c, label_ in choices.choices)})
+        domain, kind, level = codes["domain"], codes["kind"], codes["level"]
+        if domain in Domain.values and kind in FactorKind.values:
+            if (domain, kind) in seen:
+                problems.append(_("Rad %(n)d: %(domain)s har redan en %(kind)s i versionen.")
+                                % {"n": n, "domain": Domain(domain).label,
+                                   "kind": str(FactorKind(kind).label).lower()})
+            seen.add((domain, kind))
+        note = value.get("note") or ""
+        if not isinstance(note, str):
+            problems.append(_("Rad %(n)d: kommentaren ska vara text.") % {"n": n})
+            note = ""
         note_errors: dict = {}
-        note = text_field(value.get("note"), note_errors, field="note", label=_("Kommentaren"),
+        note = text_field(note, note_errors, field="note", label=_("Kommentaren"),
                           limit=FACTOR_NOTE_MAX_LENGTH, required=False)
         problems += [_("Rad %(n)d: %(problem)s") % {"n": n, "problem": p}
                      for p in note_errors.get("note", [])]
@@ -72,6 +83,9 @@ def assessment_add(*, user, case_id, made_on: date | None, factors) -> Assessmen
         errors["made_on"] = [_("Ange datum för kartläggningen.")]
     elif made_on > timezone.localdate():
         errors["made_on"] = [_("Datumet kan inte ligga i framtiden.")]
+    elif made_on < case.opened_at - EARLIEST_BEFORE_OPENING:
+        errors["made_on"] = [_("Datumet ligger långt före ärendet öppnades (%(day)s). "
+                               "Kontrollera det.") % {"day": case.opened_at.isoformat()}]
     rows = _factors(factors, errors)
     _errors(errors)
     with _locked_case(user, case, policy.CaseAction.ADD_ASSESSMENT) as case:
@@ -81,4 +95,6 @@ def assessment_add(*, user, case_id, made_on: date | None, factors) -> Assessmen
         for row in rows:
             Factor.objects.create(assessment=assessment, **row)
         _record(user, Action.CREATE, assessment, case)
+        # Its place among the versions the author sees (the newest of them).
+        assessment.version = policy.visible_items(user, case, Assessment).count()
     return assessment

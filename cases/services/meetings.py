@@ -53,6 +53,9 @@ def meeting_record(*, user, case_id, held_at: datetime | None, participants, min
         errors["held_at"] = [_("Ange när mötet hölls.")]
     elif held_at > timezone.now() + timedelta(minutes=5):
         errors["held_at"] = [_("Ett möte registreras när det har hållits, inte i förväg.")]
+    elif timezone.localdate(held_at) < case.opened_at - timedelta(days=1):
+        errors["held_at"] = [_("Mötet kan inte ha hållits innan ärendet öppnades (%(day)s).")
+                             % {"day": case.opened_at.isoformat()}]
     people = _participants(user, case, participants, category, errors)
     minutes = text_field(minutes, errors, field="minutes", label=_("Minnesanteckningarna"),
                          limit=PLAN_TEXT_MAX_LENGTH, required=True)
@@ -61,8 +64,12 @@ def meeting_record(*, user, case_id, held_at: datetime | None, participants, min
     wanted = set()
     for value in guardians_present or []:
         try:
-            wanted.add(int(value))
+            number = int(value)
         except (TypeError, ValueError):
+            number = 0
+        if 0 < number <= policy.MAX_ID:
+            wanted.add(number)
+        else:
             errors["guardians_present"] = [_("Ange vårdnadshavarna med deras id.")]
     guardians = list(Guardian.objects.filter(youth_id=case.youth_id, pk__in=wanted))
     if len(guardians) != len(wanted) and "guardians_present" not in errors:
@@ -74,7 +81,8 @@ def meeting_record(*, user, case_id, held_at: datetime | None, participants, min
                                          decisions=decisions,
                                          youth_present=bool(youth_present), **fields)
         MeetingParticipant.objects.bulk_create(
-            [MeetingParticipant(meeting=meeting, user=p) for p in people])
+            [MeetingParticipant(meeting=meeting, user=p, organisation_id=p.organisation_id)
+             for p in people])
         meeting.guardians_present.set(guardians)
         _record(user, Action.CREATE, meeting, case)
     return meeting

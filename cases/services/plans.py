@@ -33,12 +33,24 @@ from cases.services.entries import item_fields
 from cases.services.lifecycle import _move
 from sspf.models import Organisation
 
+# How far ahead a due date or the next follow-up may be set: further is a typing error,
+# and a date that never comes would never be reminded of.
+LATEST_AHEAD = timedelta(days=2 * 365)
+
+
+def _choices(choices) -> str:
+    return ", ".join(f"{value} ({label})" for value, label in choices.choices)
+
 
 def _not_past(day: date | None, field: str, errors: dict, *, label: str) -> None:
+    today = timezone.localdate()
     if day is None:
         errors[field] = [_("Ange %(label)s.") % {"label": label}]
-    elif day < timezone.localdate():
+    elif day < today:
         errors[field] = [_("%(label)s kan inte ligga i det förflutna.")
+                         % {"label": label.capitalize()}]
+    elif day > today + LATEST_AHEAD:
+        errors[field] = [_("%(label)s kan ligga högst två år fram.")
                          % {"label": label.capitalize()}]
 
 
@@ -132,12 +144,10 @@ def commitment_set_status(*, user, commitment_id, status: str) -> Commitment:
     commitment = policy.require_item(user, Commitment, commitment_id,
                                      policy.CaseAction.UPDATE_COMMITMENT)
     case = commitment.case
-    if not policy.may_update_commitment(user, commitment):
-        raise ValidationError({"status": [_("Bara den ansvarige för åtagandet och ärendets "
-                                            "samordnare kan ändra dess status.")]})
+    policy.require_commitment_update(user, commitment)
     if status not in Commitment.Status.values:
         raise ValidationError({"status": [_("Okänd status. Välj en av: %(choices)s.")
-                                          % {"choices": ", ".join(Commitment.Status.values)}]})
+                                          % {"choices": _choices(Commitment.Status)}]})
     with _locked_case(user, case, policy.CaseAction.UPDATE_COMMITMENT) as case:
         commitment = Commitment.objects.select_for_update().get(pk=commitment.pk)
         commitment.status = status
@@ -159,7 +169,7 @@ def follow_up_record(*, user, case_id, held_on: date | None, outcome: str, note:
         errors["held_on"] = [_("En uppföljning som hållits kan inte ligga i framtiden.")]
     if outcome not in FollowUp.Outcome.values:
         errors["outcome"] = [_("Välj utfall: %(choices)s.")
-                             % {"choices": ", ".join(FollowUp.Outcome.values)}]
+                             % {"choices": _choices(FollowUp.Outcome)}]
     note = text_field(note, errors, field="note", label=_("Anteckningen"),
                       limit=PLAN_TEXT_MAX_LENGTH, required=False)
     if next_on is None and not propose_closure:
@@ -168,6 +178,8 @@ def follow_up_record(*, user, case_id, held_on: date | None, outcome: str, note:
     elif next_on is not None:
         if next_on <= today:
             errors["next_on"] = [_("Nästa uppföljning måste ligga efter i dag.")]
+        elif next_on > today + LATEST_AHEAD:
+            errors["next_on"] = [_("Nästa uppföljning kan ligga högst två år fram.")]
         elif propose_closure:
             errors["next_on"] = [_("Välj antingen nästa uppföljning eller förslag om "
                                    "avslut, inte båda.")]
@@ -178,6 +190,10 @@ def follow_up_record(*, user, case_id, held_on: date | None, outcome: str, note:
         if plan is None:
             raise ValidationError({"held_on": [_("Uppföljningar börjar när "
                                                  "åtagandeplanen är överenskommen.")]})
+        if held_on < plan.agreed_on:
+            raise ValidationError({"held_on": [
+                _("En uppföljning hålls efter att planen överenskoms (%(day)s).")
+                % {"day": plan.agreed_on.isoformat()}]})
         held = FollowUp.objects.select_for_update().filter(case=case,
                                                            held_on__isnull=True).first()
         action = Action.UPDATE

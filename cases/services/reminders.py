@@ -1,6 +1,8 @@
 """Reminders that cannot be forgotten: every follow-up and commitment of an open case
 is announced to the people responsible 7 days before it is due (or on the first run
 after that) and on the day, and once overdue to them and the case's lead coordinators.
+A commitment whose responsible person has left the team (or the owning organisation)
+is announced to the lead coordinators instead, who hand it on.
 
 Each reminder is a notification with a key of its own (the item, its id and the kind),
 and the database creates a key once per person (``Notification``'s unique constraint),
@@ -70,10 +72,18 @@ def send_due(today: date | None = None) -> int:
             created += notify(user=person, key=f"follow_up:{item.pk}:{kind}",
                               text=_follow_up_text(item, kind),
                               link=reverse("case_detail", args=[item.case_id]))
+    on_team = set(CaseMember.objects.filter(
+        case_id__in={c.case_id for c in commitments}, removed_at__isnull=True,
+    ).values_list("case_id", "user_id", "user__organisation_id"))
     for item in commitments:
         kind = _kind(item.due_on, today)
-        people = [item.responsible] if item.responsible.is_active else []
-        if kind == "overdue":
+        # The responsible person while still on the team for the owning organisation;
+        # otherwise the case's lead coordinators, who hand the commitment on.
+        responsible = item.responsible
+        still_there = (responsible.is_active
+                       and (item.case_id, responsible.pk, item.source_org_id) in on_team)
+        people = [responsible] if still_there else []
+        if kind == "overdue" or not still_there:
             people += [p for p in leads.get(item.case_id, []) if p not in people]
         for person in people:
             created += notify(user=person, key=f"commitment:{item.pk}:{kind}",
