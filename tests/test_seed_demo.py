@@ -142,3 +142,48 @@ def test_demo_ages_hold_whatever_the_year_and_a_later_seed_finds_the_same_people
         again = seed(monkeypatch)
     assert "Created" not in again
     assert Case.objects.count() == 4
+
+
+def test_a_newcomer_sees_the_working_method_on_first_login(monkeypatch, client):
+    """The full demo: Elsa's consent covers school, social services, leisure and the
+    coordination; Omar's is partial; Elsa's case has two kartläggning versions, a
+    meeting, a plan with three organisations' commitments and a follow-up this week."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases import policy, selectors
+    from cases.models import Assessment, Case, Commitment, Entry, FollowUp, Meeting
+    from consent.enforcement import case_consent
+    from tests.conftest import log_in_verified
+
+    seed(monkeypatch)
+    seed(monkeypatch)  # idempotent: nothing twice
+    users = {u.username: u for u in User.objects.all()}
+    elsa = Case.objects.get(pk=min(Case.objects.values_list("pk", flat=True)))
+    omar = Case.objects.exclude(pk=elsa.pk).order_by("pk").first()
+    scope = case_consent(elsa).effective
+    assert scope is not None
+    assert scope.organisations == {users[u].organisation_id for u in (
+        "koordinator", "skolkurator", "socialsekreterare", "fritidsledare")}
+    partial = case_consent(omar).effective
+    assert partial is not None and set(partial.categories) == {"basic"}
+    assert Assessment.objects.filter(case=elsa).count() == 2
+    assert Meeting.objects.filter(case=elsa).count() == 1
+    assert {c.source_org_id for c in Commitment.objects.filter(case=elsa)} == {
+        users[u].organisation_id for u in ("skolkurator", "socialsekreterare",
+                                           "fritidsledare")}
+    today = timezone.localdate()
+    upcoming = FollowUp.objects.get(case=elsa, held_on__isnull=True)
+    assert timedelta(days=1) <= upcoming.due_on - today <= timedelta(days=6)  # this week
+    assert Case.objects.get(pk=elsa.pk).status == Case.Status.ACTIVE  # the plan is agreed
+    # what crosses: leisure staff now read the school's entries on Elsa's case
+    leisure_sees = set(policy.visible_entries(users["fritidsledare"], elsa)
+                       .values_list("category", flat=True))
+    assert "school" in leisure_sees and "social" not in leisure_sees
+    assert Entry.objects.filter(case=elsa, category="social").exists()
+    due = selectors.due(user=users["skolkurator"])
+    assert due.count >= 1  # the school's commitment is due today
+    log_in_verified(client, users["koordinator"])
+    home = client.get("/").content.decode()
+    assert "Att göra" in home and f"Ärende #{elsa.pk}" in home
