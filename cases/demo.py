@@ -210,9 +210,7 @@ def demo_youth_numbers() -> list[tuple[str, str]]:
 
 
 @transaction.atomic
-def seed_demo_cases(*, method: bool = True) -> int:
-    """The demo cases, and unless ``method`` is off the working method on them (the
-    tests that need cases without consent seed without it)."""
+def seed_demo_cases() -> int:
     created = 0
     for spec in DEMO_CASES:
         lead = User.objects.get(username=spec["lead"])
@@ -243,7 +241,7 @@ def seed_demo_cases(*, method: bool = True) -> int:
             services.entry_add(user=User.objects.get(username=author), case_id=case.pk,
                                category=category, text=text, statutory_basis=basis,
                                statutory_recipient=recipient)
-        if method and spec.get("method"):
+        if spec.get("method"):
             seed_demo_method(case, spec["method"])
         created += 1
     seed_demo_signals()

@@ -183,9 +183,7 @@ def demo(db, monkeypatch):
     from django.core.management import call_command
 
     monkeypatch.setenv("DEMO_PASSWORD", "demo-password-for-tests")
-    # Without the working method: the matrix and the older tests start from cases with
-    # no consent; tests/test_seed_demo.py checks the demo as a newcomer gets it.
-    call_command("seed_demo", "--without-method", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())
     return DemoWorld()
 
 

@@ -107,7 +107,7 @@ class ScheduledTasksOnARealWorker(AuditTablesFlushable, TransactionTestCase):
         self.brokers = {"embedded": embedded,
                         **{url.split(":", 1)[0]: url for url in SERVER_BROKERS}}
         os.environ.setdefault("DEMO_PASSWORD", "demo-password-for-tests")
-        call_command("seed_demo", "--without-method", stdout=io.StringIO())
+        call_command("seed_demo", stdout=io.StringIO())
         self.demo = DemoWorld()
 
     def test_audit_verification_and_consent_reminder_run_on_the_worker(self):

@@ -17,18 +17,12 @@ from sspf.demo import DEFAULT_DEMO_PASSWORD, seed_accounts
 class Command(BaseCommand):
     help = "Skapar demokommunen med fiktiva konton och ärenden (idempotent)."
 
-    def add_arguments(self, parser):
-        parser.add_argument(
-            "--without-method", action="store_true",
-            help="Utan samtycken, kartläggning, möte, plan och uppföljning (för tester som "
-                 "behöver ärenden utan samtycke).")
-
-    def handle(self, *args, without_method=False, **options):
+    def handle(self, *args, **options):
         if settings.PRODUCTION:
             raise CommandError("seed_demo is refused when SSPF_ENV=production.")
         password = os.environ.get("DEMO_PASSWORD") or DEFAULT_DEMO_PASSWORD
         rows = seed_accounts(password)
-        created = seed_demo_cases(method=not without_method)
+        created = seed_demo_cases()
         self.stdout.write("Demo accounts (all people in the demo are fictional):")
         shown = "$DEMO_PASSWORD" if "DEMO_PASSWORD" in os.environ else DEFAULT_DEMO_PASSWORD
         self.stdout.write(f"  password: {shown}")
