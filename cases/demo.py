@@ -77,49 +77,6 @@ DEMO_CASES = [
             ("koordinator", "basic", "Nätverksmöte bokat med familjen, skolan och "
              "fritidsgården.", ""),
         ],
-        # Consent by Elsa and both guardians for the school, social services, leisure and
-        # the coordination to share basic and school information.
-        "method": {
-            "lead": "koordinator",
-            "consent": {
-                "purpose": "Samordnade insatser kring skolgång och fritid",
-                "youth": {"organisations": ["koordinator", "skolkurator", "socialsekreterare",
-                                            "fritidsledare"], "categories": ["basic", "school"]},
-                "guardian": {"organisations": ["koordinator", "skolkurator",
-                                               "socialsekreterare", "fritidsledare"],
-                             "categories": ["basic", "school"]},
-            },
-            "assessments": [
-                ("skolkurator", [
-                    {"domain": "school", "kind": "risk", "level": "high",
-                     "note": "Hög frånvaro, främst måndagar."},
-                    {"domain": "peers", "kind": "risk", "level": "medium", "note": ""},
-                    {"domain": "family", "kind": "protective", "level": "medium",
-                     "note": "Föräldrarna engagerade."}]),
-                ("skolkurator", [
-                    {"domain": "school", "kind": "risk", "level": "medium",
-                     "note": "Frånvaron har minskat."},
-                    {"domain": "peers", "kind": "risk", "level": "medium", "note": ""},
-                    {"domain": "leisure", "kind": "protective", "level": "medium",
-                     "note": "Tjejgruppen på tisdagar."}]),
-            ],
-            "meeting": {
-                "participants": ["koordinator", "skolkurator", "socialsekreterare",
-                                 "fritidsledare"],
-                "minutes": "Elsa och föräldrarna berättade om morgnarna. Skolan erbjuder "
-                           "studiestöd, fritidsgården fler aktiviteter.",
-                "decisions": "Studiestöd två gånger i veckan. Uppföljning om sex veckor.",
-            },
-            "plan": {
-                "goals": "Elsa går i skolan varje dag och har en meningsfull fritid.",
-                "commitments": [
-                    ("skolkurator", "Studiestöd två gånger i veckan", 0),
-                    ("socialsekreterare", "Samtal med familjen varannan vecka", 14),
-                    ("fritidsledare", "Bjuda in Elsa till helgaktiviteterna", 5),
-                ],
-                "follow_up": "Frånvaron har minskat sedan studiestödet började.",
-            },
-        },
     },
     {
         "youth": ("Omar", "Exempelsson", "M", (16, 81), False),
@@ -134,19 +91,6 @@ DEMO_CASES = [
             ("socialsekreterare", "social", "Kontakt etablerad med mamma. Insats "
              "diskuteras.", ""),
         ],
-        # A partial consent: Omar allows only basic information, his mother police too;
-        # together they share basic information between police, social services and
-        # the coordination.
-        "method": {
-            "lead": "koordinator",
-            "consent": {
-                "purpose": "Samordning kring kvällstid i centrum",
-                "youth": {"organisations": ["koordinator", "polis", "socialsekreterare"],
-                          "categories": ["basic"]},
-                "guardian": {"organisations": ["koordinator", "polis", "socialsekreterare"],
-                             "categories": ["basic", "police"]},
-            },
-        },
     },
     {
         "youth": ("Nora", "Testlund", "F", (14, 154), True),
@@ -241,54 +185,6 @@ def seed_demo_cases() -> int:
             services.entry_add(user=User.objects.get(username=author), case_id=case.pk,
                                category=category, text=text, statutory_basis=basis,
                                statutory_recipient=recipient)
-        if spec.get("method"):
-            seed_demo_method(case, spec["method"])
         created += 1
     seed_demo_signals()
     return created
-
-
-def _org(username: str) -> int:
-    return User.objects.get(username=username).organisation_id
-
-
-def seed_demo_method(case, method: dict) -> None:
-    """The working method on a demo case, through the services: consent by every giver,
-    kartläggning versions, a network meeting, a plan with commitments, and a follow-up
-    held with the next one this week."""
-    from consent import services as consent_services
-    from consent.enforcement import case_consent
-    from consent.rules import Giver
-
-    case.refresh_from_db()
-    lead = User.objects.get(username=method["lead"])
-    for giver in case_consent(case).required:
-        scope = method["consent"].get("youth" if giver == Giver.youth() else "guardian")
-        consent_services.grant_record(
-            user=lead, case_id=case.pk,
-            giver_type="youth" if giver == Giver.youth() else "guardian",
-            guardian_id=None if giver == Giver.youth() else giver.id,
-            organisations=[_org(u) for u in scope["organisations"]],
-            categories=scope["categories"], purpose=method["consent"]["purpose"],
-            form="written")
-    today = timezone.localdate()
-    for author, factors in method.get("assessments", []):
-        services.assessment_add(user=User.objects.get(username=author), case_id=case.pk,
-                                made_on=today, factors=factors)
-    if "meeting" in method:
-        meeting = method["meeting"]
-        services.meeting_record(
-            user=lead, case_id=case.pk, held_at=timezone.now() - timedelta(hours=2),
-            participants=meeting["participants"], youth_present=True,
-            guardians_present=list(case.youth.guardians.values_list("pk", flat=True)),
-            minutes=meeting["minutes"], decisions=meeting["decisions"])
-    if "plan" in method:
-        services.plan_save(user=lead, case_id=case.pk, goals=method["plan"]["goals"])
-        for owner, text, days in method["plan"]["commitments"]:
-            services.commitment_add(user=lead, case_id=case.pk, organisation=_org(owner),
-                                    responsible=owner, description=text,
-                                    due_on=today + timedelta(days=days))
-        services.plan_agree(user=lead, case_id=case.pk)
-        services.follow_up_record(user=lead, case_id=case.pk, held_on=today,
-                                  outcome="improved", note=method["plan"]["follow_up"],
-                                  next_on=today + timedelta(days=max(1, 6 - today.weekday())))
