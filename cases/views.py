@@ -365,7 +365,7 @@ def signal_triage(request, signal_id):
 def assessment_list(request, case_id):
     page = selectors.assessment_page(user=request.user, case_id=case_id,
                                      page=request.GET.get("page", 1))
-    case = policy.require_case(request.user, case_id)
+    case = page.case
     return render(request, "cases/assessment_list.html", {
         "case": case, "page": page,
         "may_add": policy.may(request.user, case, policy.CaseAction.ADD_ASSESSMENT),
@@ -408,12 +408,22 @@ def assessment_add(request, case_id):
 
 # --- action plan, commitments, follow-ups -------------------------------------------------
 
+def _team(case) -> list:
+    """The case's current members (accounts with their organisation), by username;
+    account names are not personal case data."""
+    return [m.user for m in case.memberships.filter(removed_at__isnull=True)
+            .select_related("user__organisation").order_by("user__username")]
+
+
+def _member_choices(members) -> list[tuple[str, str]]:
+    return [(u.username, f"{u.username} ({u.organisation.name})") for u in members]
+
+
 @require_http_methods(["GET", "POST"])
 def plan_edit(request, case_id):
     case = policy.require_case(request.user, case_id, policy.CaseAction.EDIT_PLAN)
-    _case, view = selectors.plan_detail(user=request.user, case_id=case.pk)
-    form = PlanForm(request.POST or None,
-                    initial={"goals": view.plan.goals if view.plan else ""})
+    plan = selectors.plan_goals(user=request.user, case=case)
+    form = PlanForm(request.POST or None, initial={"goals": plan.goals if plan else ""})
     if request.method == "POST" and form.is_valid():
         try:
             services.plan_save(user=request.user, case_id=case.pk, **form.cleaned_data)
@@ -442,13 +452,11 @@ def plan_agree(request, case_id):
 @require_http_methods(["GET", "POST"])
 def commitment_add(request, case_id):
     case = policy.require_case(request.user, case_id, policy.CaseAction.EDIT_PLAN)
-    members = [m for m in case.memberships.filter(removed_at__isnull=True)
-               .select_related("user__organisation").order_by("user__username")]
-    organisations = sorted({(m.user.organisation_id, m.user.organisation.name)
-                            for m in members}, key=lambda o: o[1])
-    people = [(m.user.username, f"{m.user.username} ({m.user.organisation.name})")
-              for m in members]
-    form = CommitmentForm(request.POST or None, organisations=organisations, members=people)
+    members = _team(case)
+    organisations = sorted({(m.organisation_id, m.organisation.name) for m in members},
+                           key=lambda o: o[1])
+    form = CommitmentForm(request.POST or None, organisations=organisations,
+                          members=_member_choices(members))
     if request.method == "POST" and form.is_valid():
         try:
             services.commitment_add(user=request.user, case_id=case.pk, **form.cleaned_data)
@@ -492,11 +500,8 @@ def follow_up_add(request, case_id):
 @require_http_methods(["GET", "POST"])
 def meeting_add(request, case_id):
     case = policy.require_case(request.user, case_id, policy.CaseAction.RECORD_MEETING)
-    members = [(m.user.username, f"{m.user.username} ({m.user.organisation.name})")
-               for m in case.memberships.filter(removed_at__isnull=True)
-               .select_related("user__organisation").order_by("user__username")]
     guardians = selectors.guardian_list(user=request.user, case_id=case.pk)
-    form = MeetingForm(request.POST or None, members=members, guardians=[
+    form = MeetingForm(request.POST or None, members=_member_choices(_team(case)), guardians=[
         (g.pk, f"{g.first_name} {g.last_name}") for g in guardians])
     if request.method == "POST" and form.is_valid():
         try:

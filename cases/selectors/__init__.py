@@ -35,6 +35,7 @@ from cases.selectors.plans import (
     follow_up_page,
     meeting_page,
     plan_detail,
+    plan_goals,
     plan_view,
 )
 from cases.selectors.signals import new_signal_count, signal_detail, signal_page
@@ -66,6 +67,7 @@ __all__ = [
     "new_signal_count",
     "personnummer_index",
     "plan_detail",
+    "plan_goals",
     "plan_view",
     "register_case_flags",
     "register_case_page_section",

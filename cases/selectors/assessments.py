@@ -43,6 +43,7 @@ def assessment_page(*, user, case_id, page: int | str = 1, per_page: int = PAGE_
         result = Paginator(_visible(user, case).order_by("-number"), per_page).get_page(page)
         result.object_list = list(result.object_list)
         _number(user, case, result.object_list)
+        result.case = case  # asked of the policy above; the page needs it
         _record(user, case, result.object_list)
     return result
 

@@ -75,6 +75,16 @@ def meeting_page(*, user, case_id, page=1, per_page: int = PAGE_SIZE) -> Page:
                       prefetch=("participants__user", "guardians_present"))
 
 
+def plan_goals(*, user, case: Case) -> ActionPlan | None:
+    """The plan of a case already checked, through the gate, its read recorded (the
+    goals form shows it alone)."""
+    with transaction.atomic():
+        plan = policy.visible_items(user, case, ActionPlan).first()
+        if plan is not None:
+            audit.record_shown([plan], actor=user, case_id=case.pk, youth_id=case.youth_id)
+    return plan
+
+
 def plan_detail(*, user, case_id) -> tuple[Case, PlanView]:
     case = policy.require_case(user, case_id)
     with transaction.atomic():
